@@ -1,0 +1,8 @@
+//! Pieces pages share: the signed-in layout with its header, the language switch, the
+//! theme toggle and the error notice.
+
+pub mod app_layout;
+pub mod error_notice;
+pub mod locale_switch;
+pub mod site_header;
+pub mod theme_toggle;

@@ -1,0 +1,98 @@
+//! Light/dark theme. Until a user chooses, the page follows `prefers-color-scheme` (pure
+//! CSS); a choice is kept in a cookie that both the server (first render) and the browser
+//! (hydration) read, so they agree on the first frame.
+
+use leptos::prelude::*;
+
+/// Cookie that holds an explicit choice.
+pub const THEME_COOKIE: &str = "promptlab_theme";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Theme {
+    /// No choice yet: follow the operating system.
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "light" => Self::Light,
+            "dark" => Self::Dark,
+            _ => Self::System,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::Light => "light",
+            Self::Dark => "dark",
+        }
+    }
+
+    /// Value of `<html data-theme>`; absent while following the system.
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            Self::System => None,
+            other => Some(other.as_str()),
+        }
+    }
+}
+
+/// Create the theme signal from the cookie and share it with the tree.
+pub fn provide_theme() -> RwSignal<Theme> {
+    let theme = RwSignal::new(initial());
+    provide_context(theme);
+    theme
+}
+
+#[cfg(feature = "ssr")]
+fn initial() -> Theme {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| promptlab::auth::session_cookie::cookie(&parts.headers, THEME_COOKIE))
+        .map(|v| Theme::parse(&v))
+        .unwrap_or(Theme::System)
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn initial() -> Theme {
+    use wasm_bindgen::JsCast;
+    document()
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()
+        .and_then(|d| d.cookie().ok())
+        .and_then(|all| {
+            all.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == THEME_COOKIE)
+                .map(|(_, v)| Theme::parse(v))
+        })
+        .unwrap_or(Theme::System)
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn initial() -> Theme {
+    Theme::System
+}
+
+/// Remember a choice in the browser (the no-JS path sets the same cookie on the server).
+#[cfg(feature = "hydrate")]
+pub fn remember(theme: Theme) {
+    use wasm_bindgen::JsCast;
+    if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
+        let _ = doc.set_cookie(&format!("{THEME_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", theme.as_str()));
+    }
+}
+
+/// Whether the operating system currently prefers dark.
+#[cfg(feature = "hydrate")]
+pub fn system_prefers_dark() -> bool {
+    window()
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten()
+        .map(|m| m.matches())
+        .unwrap_or(false)
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds PromptLab in release mode and serves it at
+# http://127.0.0.1:3000 on SQLite (data/promptlab.db), migrating it on start.
+# Pass --dev for a faster, unoptimised build. Environment variables: see README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+profile=release
+build_flag=--release
+if [ "${1:-}" = "--dev" ]; then profile=debug; build_flag=""; fi
+
+cargo leptos build $build_flag
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+if [ "$profile" = release ]; then export LEPTOS_ENV="${LEPTOS_ENV:-PROD}"; fi
+echo "PromptLab: http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
+exec "$target_dir/$profile/promptlab-server"

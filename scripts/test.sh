@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every check and test of PromptLab: formatting, clippy for both builds (server `ssr`
+# and browser `hydrate` on wasm32), unit and integration tests on SQLite and PostgreSQL
+# (including the wasm dependency check), then the app built by cargo-leptos under
+# Playwright in Chromium, with and without JavaScript.
+#
+# Needs PostgreSQL at 127.0.0.1:5432 with trust auth (PROMPTLAB_TEST_PG_URL overrides).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+./scripts/setup.sh --test
+export PATH="$HOME/.cargo/bin:$PATH"
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy: server (ssr) with tests"
+cargo clippy -p promptlab-server --all-targets --locked -- -D warnings
+cargo clippy -p promptlab --features ssr --all-targets --locked -- -D warnings
+
+step "clippy: browser (hydrate, wasm32)"
+cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo nextest run -p promptlab -p promptlab-server --features promptlab/ssr --locked --no-fail-fast
+
+step "build the site (cargo-leptos)"
+cargo leptos build
+
+step "browser tests (Playwright, Chromium)"
+e2e_dir=$(mktemp -d)
+trap 'rm -rf "$e2e_dir"' EXIT
+export PROMPTLAB_SERVER_BIN="$target_dir/debug/promptlab-server"
+export PROMPTLAB_E2E_DB="sqlite://$e2e_dir/e2e.db?mode=rwc"
+export PROMPTLAB_ROOT="$root"
+(cd end2end && npx playwright test)

@@ -1,0 +1,120 @@
+//! PromptLab server: the axum router (Leptos pages and server functions, REST under
+//! `/api/v1`, health, preferences), its middleware, and start/stop. `main.rs` only reads
+//! the configuration and calls [`run`]; integration tests call [`router`] and [`serve`] on
+//! port 0.
+
+pub mod api;
+pub mod health;
+pub mod layers;
+pub mod prefs;
+pub mod state;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos::server_fn::ServerFn;
+use leptos_axum::{generate_route_list_with_exclusions, handle_server_fns_with_context, LeptosRoutes};
+use promptlab::engine::Engine;
+use promptlab_app::functions::auth::{SignIn, SignUp};
+use promptlab_app::{shell, App};
+use state::AppState;
+use std::net::SocketAddr;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// The whole HTTP surface of PromptLab.
+pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
+    let config = engine.config().clone();
+    let state = AppState { engine: engine.clone(), leptos_options: leptos_options.clone() };
+
+    // The credential-checking server functions are routed here, behind the rate limit,
+    // instead of by leptos_axum.
+    let credential_fns = [SignIn::PATH, SignUp::PATH];
+    let routes = generate_route_list_with_exclusions(App, Some(credential_fns.iter().map(|p| p.to_string()).collect()));
+    let context = {
+        let state = state.clone();
+        move || {
+            provide_context(state.engine.clone());
+            provide_context(state.clone());
+        }
+    };
+    let server_fn = {
+        let context = context.clone();
+        move |req: Request<Body>| handle_server_fns_with_context(context.clone(), req)
+    };
+    let mut credentials = Router::new();
+    for path in credential_fns {
+        credentials = credentials.route(path, post(server_fn.clone()));
+    }
+    let credentials = layers::rate_limit::limit_auth(credentials.nest("/api/v1", api::credential_router()), &config);
+
+    let mut router = Router::new()
+        .route("/health", get(health::alive))
+        .route("/health/ready", get(health::ready))
+        .route("/prefs/locale/{locale}", get(prefs::locale))
+        .route("/prefs/theme/{theme}", get(prefs::theme))
+        .merge(credentials)
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(&state, routes, context, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(from_fn_with_state(state.clone(), layers::origin::reject_cross_site))
+        .layer(from_fn_with_state(state.clone(), layers::body_limit::limit_body))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(CompressionLayer::new());
+    for header in layers::security_headers::layers() {
+        router = router.layer(header);
+    }
+    router.layer(layers::trace::layer()).with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// Leptos runtime settings: `Leptos.toml` in the working directory (or the file named by
+/// `LEPTOS_CONFIG`), overridden by `LEPTOS_*` variables; without a file, the variables
+/// cargo-leptos sets.
+pub fn leptos_options() -> Result<LeptosOptions, String> {
+    let file = std::env::var("LEPTOS_CONFIG").unwrap_or_else(|_| "Leptos.toml".to_owned());
+    let path = std::path::Path::new(&file).exists().then_some(file.as_str());
+    leptos::config::get_configuration(path)
+        .map(|c| c.leptos_options)
+        .map_err(|e| format!("could not read the Leptos settings: {e}"))
+}

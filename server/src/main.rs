@@ -1,0 +1,57 @@
+//! `promptlab-server`: read the configuration, start the engine, serve until signalled.
+
+use promptlab::config::Config;
+use promptlab::engine::Engine;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("promptlab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    promptlab_server::layers::trace::init(config.log_format);
+    if config.jwt_secret_generated {
+        tracing::warn!("JWT_SECRET is not set: using a generated secret, so sessions end when the server restarts");
+    }
+    let leptos_options = match promptlab_server::leptos_options() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = leptos_options.site_addr;
+    tracing::info!(database = %promptlab::config::redact_url(&config.database_url), "starting");
+    let engine = match Engine::start(config).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "could not open the database");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "could not listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("listening on http://{addr}");
+    let router = promptlab_server::router(engine.clone(), leptos_options);
+    let result = promptlab_server::serve(listener, router, promptlab_server::shutdown_signal()).await;
+    engine.close().await;
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server error");
+            ExitCode::FAILURE
+        }
+    }
+}

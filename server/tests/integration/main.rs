@@ -1,0 +1,9 @@
+//! Integration tests: the real server on port 0 over real SQLite and PostgreSQL databases,
+//! driven over HTTP the way API clients and browsers (without JavaScript) drive it.
+
+mod support;
+
+mod accounts;
+mod pages;
+mod protection;
+mod wasm_bundle;

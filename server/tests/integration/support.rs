@@ -1,0 +1,197 @@
+//! Test support: a real PromptLab server on port 0 over a fresh database, SQLite (a temp
+//! file) or PostgreSQL (a uniquely named database, dropped afterwards, even on panic).
+
+#![allow(dead_code)]
+
+use promptlab::config::Config;
+use promptlab::engine::Engine;
+use sea_orm::{ConnectionTrait, Database};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL server for tests is (trust auth on this machine and in CI).
+fn pg_admin_url() -> String {
+    std::env::var("PROMPTLAB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Drops what a test created, when the test ends however it ends.
+enum DbGuard {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        match self {
+            DbGuard::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            DbGuard::Postgres { admin, name } => {
+                let (admin, name) = (admin.clone(), name.clone());
+                // Drop runs inside the test's runtime; use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    rt.block_on(async {
+                        if let Ok(db) = Database::connect(&admin).await {
+                            let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                            let _ = db.close().await;
+                        }
+                    });
+                    Ok::<_, std::io::Error>(())
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub engine: Engine,
+    pub backend: Backend,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _db: DbGuard,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Start a server with extra environment variables for its configuration.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let (url, guard) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                (format!("sqlite://{}/test.db?mode=rwc", dir.display()), DbGuard::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let admin = pg_admin_url();
+                let name = format!("promptlab_test_{}", uuid::Uuid::new_v4().simple());
+                let db = Database::connect(&admin).await.expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
+                db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                db.close().await.expect("close admin connection");
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                (format!("{base}/{name}"), DbGuard::Postgres { admin, name })
+            }
+        };
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("DATABASE_URL".into(), url);
+        vars.insert("JWT_SECRET".into(), JWT_SECRET.into());
+        vars.insert("MAX_BODY_BYTES".into(), "65536".into());
+        for (k, v) in extra {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_vars(&vars).expect("test config");
+        let engine = Engine::start(config).await.expect("engine starts");
+        let options = leptos::prelude::LeptosOptions::builder().output_name("promptlab").site_root("target/site").build();
+        let router = promptlab_server::router(engine.clone(), options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(promptlab_server::serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            engine,
+            backend,
+            shutdown: Some(tx),
+            server: Some(server),
+            _db: guard,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client that neither follows redirects nor keeps cookies, so tests see each step.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Register through the REST API; returns the response JSON.
+    pub async fn register(&self, email: &str, name: &str, password: &str) -> reqwest::Response {
+        self.client()
+            .post(self.url("/api/v1/auth/register"))
+            .json(&serde_json::json!({ "email": email, "name": name, "password": password }))
+            .send()
+            .await
+            .expect("register request")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client()
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    /// Register a fresh user and return their bearer token.
+    pub async fn token_for(&self, email: &str) -> String {
+        let res = self.register(email, "Test User", "correct-horse-battery").await;
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Stop the server gracefully and release the database (dropped by the guard).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.engine.clone().close().await;
+    }
+}
+
+/// The `error` object of a JSON error response, after checking the status.
+pub async fn error_of(res: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let body: serde_json::Value = res.json().await.expect("error body is JSON");
+    assert!(body["error"]["code"].is_string(), "error has a code: {body}");
+    assert!(body["error"]["message"].is_string(), "error has a message: {body}");
+    body["error"].clone()
+}
+
+/// Define `$name` once per backend: `$name::sqlite` and `$name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await;
+                $body(&app).await;
+                app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await;
+                $body(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}

@@ -1,0 +1,30 @@
+//! The one authorization check: may this user do this to this project?
+//! Every project-scoped operation goes through [`authorize`]; the rule itself is
+//! [`crate::projects::Role::allows`].
+
+use crate::error::{Error, Result};
+use crate::projects::{Action, Role};
+use crate::store::{db_error, memberships};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use uuid::Uuid;
+
+/// The user's role in the project if it allows `action`.
+///
+/// A project the user is not a member of is `not_found`, so its existence is not revealed;
+/// a member whose role is too weak gets `forbidden`.
+pub async fn authorize(db: &DatabaseConnection, user: Uuid, project: Uuid, action: Action) -> Result<Role> {
+    let membership = memberships::Entity::find_by_id((project, user))
+        .one(db)
+        .await
+        .map_err(db_error("authorize"))?
+        .ok_or_else(|| Error::not_found("project not found"))?;
+    let role = Role::parse(&membership.role).ok_or_else(|| {
+        tracing::error!(role = %membership.role, "unknown role in memberships");
+        Error::internal()
+    })?;
+    if role.allows(action) {
+        Ok(role)
+    } else {
+        Err(Error::forbidden(format!("a {} cannot do this", role.as_str())))
+    }
+}

@@ -1,0 +1,78 @@
+//! The engine handle the server and server functions share: database, configuration and
+//! token keys, with the operations they expose. Cheap to clone.
+
+use crate::accounts::service::{self, Identity, SignedIn};
+use crate::accounts::{LoginRequest, Me, RegisterRequest};
+use crate::config::Config;
+use crate::error::Result;
+use crate::projects::{Action, Role};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Engine {
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    keys: Arc<crate::auth::tokens::TokenKeys>,
+}
+
+impl Engine {
+    /// Connect to the configured database, migrate it, and get ready to serve.
+    pub async fn start(config: Config) -> Result<Self> {
+        let db = crate::store::connect(&config.database_url).await?;
+        Ok(Self::with_db(db, config))
+    }
+
+    /// Build an engine over an already-migrated connection.
+    pub fn with_db(db: DatabaseConnection, config: Config) -> Self {
+        let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
+        Self { db, config: Arc::new(config), keys }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// True when the database answers.
+    pub async fn ready(&self) -> bool {
+        crate::store::ping(&self.db).await
+    }
+
+    pub async fn register(&self, req: RegisterRequest) -> Result<SignedIn> {
+        let reg = req.validate()?;
+        service::register(&self.db, &self.keys, self.config.session_ttl, reg).await
+    }
+
+    pub async fn login(&self, req: LoginRequest) -> Result<SignedIn> {
+        service::login(&self.db, &self.keys, self.config.session_ttl, req).await
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<Identity> {
+        service::authenticate(&self.db, &self.keys, token).await
+    }
+
+    pub async fn logout(&self, who: &Identity) -> Result<()> {
+        service::logout(&self.db, who.session_id).await
+    }
+
+    pub async fn me(&self, who: &Identity) -> Result<Me> {
+        service::me(&self.db, who.user.clone()).await
+    }
+
+    /// The caller's role in a project, if it allows the action.
+    pub async fn authorize(&self, who: &Identity, project: Uuid, action: Action) -> Result<Role> {
+        crate::auth::authorize(&self.db, who.user.id, project, action).await
+    }
+
+    /// Release the database pool.
+    pub async fn close(self) {
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+    }
+}

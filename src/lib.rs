@@ -1,0 +1,21 @@
+//! PromptLab engine.
+//!
+//! Always compiled (and shared with the browser): [`error`] codes, [`accounts`] and
+//! [`projects`] domain types. With the `ssr` feature, the server side: [`config`],
+//! [`store`] (the only SQL), [`auth`] (passwords, tokens, authorization) and the
+//! [`engine::Engine`] handle that ties them together. Nothing in the default build does I/O.
+
+pub mod accounts;
+pub mod error;
+pub mod projects;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod engine;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+pub use error::{Error, ErrorCode, Result};

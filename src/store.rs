@@ -1,0 +1,130 @@
+//! The store: the only place that speaks SQL. sea-orm entities and the queries the engine
+//! needs, on SQLite (default) or PostgreSQL, chosen by the URL.
+//!
+//! Callers get domain types or [`crate::Error`] back; database errors are logged here with
+//! their cause and surface as `internal_error`, except the ones that mean something to a
+//! user (a unique key taken becomes `conflict`).
+
+use crate::error::{Error, ErrorCode};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use promptlab_migrations::MigratorTrait;
+use std::time::Duration;
+
+pub mod memberships;
+pub mod projects;
+pub mod sessions;
+pub mod users;
+
+/// Which database the URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(Error::new(ErrorCode::InternalError, "DATABASE_URL must start with sqlite: or postgres://"))
+        }
+    }
+}
+
+/// Open a connection pool and bring the schema up to date.
+///
+/// SQLite runs in WAL mode with foreign keys on; a missing parent directory of the file is
+/// created so the default `data/promptlab.db` works on a fresh checkout.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    let backend = Backend::of(url)?;
+    if backend == Backend::Sqlite {
+        ensure_sqlite_dir(url);
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    match backend {
+        Backend::Sqlite => {
+            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        }
+        Backend::Postgres => {
+            opts.max_connections(16).min_connections(1);
+        }
+    }
+    let db = Database::connect(opts).await.map_err(db_error("connect"))?;
+    promptlab_migrations::Migrator::up(&db, None).await.map_err(db_error("migrate"))?;
+    Ok(db)
+}
+
+/// True when the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+fn ensure_sqlite_dir(url: &str) {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                tracing::warn!(dir = %parent.display(), error = %e, "could not create the database directory");
+            }
+        }
+    }
+}
+
+/// Map a database error: log it with what we were doing, return a generic internal error.
+pub(crate) fn db_error(what: &'static str) -> impl Fn(DbErr) -> Error {
+    move |e| {
+        tracing::error!(operation = what, error = %e, "database error");
+        Error::internal()
+    }
+}
+
+/// True when the error is a unique-key violation.
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends() {
+        assert_eq!(Backend::of("sqlite://x.db?mode=rwc").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::of("mysql://h/db").is_err());
+    }
+
+    #[tokio::test]
+    async fn connects_and_migrates_a_fresh_file() {
+        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
+        let db = connect(&url).await.unwrap();
+        assert!(ping(&db).await);
+        // Running the migrations again is a no-op.
+        promptlab_migrations::Migrator::up(&db, None).await.unwrap();
+        let mode = db
+            .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
