@@ -30,8 +30,12 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let email = raw.trim().to_lowercase();
-        let invalid = || Error::invalid_field("email", "email_invalid", "enter a valid email address");
-        if email.is_empty() || email.len() > EMAIL_MAX_BYTES || email.chars().any(char::is_whitespace) {
+        let invalid =
+            || Error::invalid_field("email", "email_invalid", "enter a valid email address");
+        if email.is_empty()
+            || email.len() > EMAIL_MAX_BYTES
+            || email.chars().any(char::is_whitespace)
+        {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -73,7 +77,11 @@ impl UserName {
     pub fn parse(raw: &str) -> Result<Self> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err(Error::invalid_field("name", "name_required", "enter your name"));
+            return Err(Error::invalid_field(
+                "name",
+                "name_required",
+                "enter your name",
+            ));
         }
         if name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control) {
             return Err(Error::invalid_field(
@@ -202,12 +210,17 @@ mod tests {
 
     #[test]
     fn email_is_normalised() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn bad_emails_are_rejected_with_the_field() {
-        for bad in ["", "ada", "ada@", "@x.io", "a@b", "a@@b.io", "a b@c.io", "a@.io", "a@io.", "a@x..io"] {
+        for bad in [
+            "", "ada", "ada@", "@x.io", "a@b", "a@@b.io", "a b@c.io", "a@.io", "a@io.", "a@x..io",
+        ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("email"), "{bad}");
             assert_eq!(err.reason(), Some("email_invalid"));
@@ -217,20 +230,37 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(UserName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
-        assert_eq!(UserName::parse("   ").unwrap_err().reason(), Some("name_required"));
-        assert_eq!(UserName::parse("a\u{7}b").unwrap_err().reason(), Some("name_invalid"));
+        assert_eq!(
+            UserName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
+        assert_eq!(
+            UserName::parse("   ").unwrap_err().reason(),
+            Some("name_required")
+        );
+        assert_eq!(
+            UserName::parse("a\u{7}b").unwrap_err().reason(),
+            Some("name_invalid")
+        );
         assert!(UserName::parse(&"x".repeat(101)).is_err());
         assert!(UserName::parse(&"é".repeat(100)).is_ok());
     }
 
     #[test]
     fn passwords() {
-        assert_eq!(NewPassword::parse("1234567").unwrap_err().reason(), Some("password_too_short"));
+        assert_eq!(
+            NewPassword::parse("1234567").unwrap_err().reason(),
+            Some("password_too_short")
+        );
         assert!(NewPassword::parse("12345678").is_ok());
-        assert!(NewPassword::parse("ééééééé").is_err(), "counted in characters");
+        assert!(
+            NewPassword::parse("ééééééé").is_err(),
+            "counted in characters"
+        );
         assert!(NewPassword::parse(&"x".repeat(2000)).is_err());
-        assert!(!format!("{:?}", NewPassword::parse("secret-password").unwrap()).contains("secret"));
+        assert!(
+            !format!("{:?}", NewPassword::parse("secret-password").unwrap()).contains("secret")
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl Config {
         let env = match get("APP_ENV").map(str::to_ascii_lowercase).as_deref() {
             None | Some("development") | Some("dev") => AppEnv::Development,
             Some("production") | Some("prod") => AppEnv::Production,
-            Some(other) => return Err(ConfigError(format!("APP_ENV must be development or production, not {other:?}"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "APP_ENV must be development or production, not {other:?}"
+                )))
+            }
         };
         let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
             Some(s) if s.len() >= JWT_SECRET_MIN_BYTES => (s.as_bytes().to_vec(), false),
@@ -100,21 +104,44 @@ impl Config {
         let log_format = match get("LOG_FORMAT") {
             Some("json") => LogFormat::Json,
             None | Some("human") | Some("text") => LogFormat::Human,
-            Some(other) => return Err(ConfigError(format!("LOG_FORMAT must be json or human, not {other:?}"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "LOG_FORMAT must be json or human, not {other:?}"
+                )))
+            }
         };
         Ok(Self {
             env,
-            database_url: get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL).to_owned(),
+            database_url: get("DATABASE_URL")
+                .unwrap_or(DEFAULT_DATABASE_URL)
+                .to_owned(),
             jwt_secret,
             jwt_secret_generated,
-            session_ttl: Duration::from_secs(number(get("SESSION_TTL_SECS"), "SESSION_TTL_SECS", 7 * 24 * 3600)?),
+            session_ttl: Duration::from_secs(number(
+                get("SESSION_TTL_SECS"),
+                "SESSION_TTL_SECS",
+                7 * 24 * 3600,
+            )?),
             log_format,
             auth_rate_burst: number(get("AUTH_RATE_BURST"), "AUTH_RATE_BURST", 10)? as u32,
-            auth_rate_period: Duration::from_millis(number(get("AUTH_RATE_PERIOD_MS"), "AUTH_RATE_PERIOD_MS", 3000)?),
+            auth_rate_period: Duration::from_millis(number(
+                get("AUTH_RATE_PERIOD_MS"),
+                "AUTH_RATE_PERIOD_MS",
+                3000,
+            )?),
             max_body_bytes: number(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1024 * 1024)? as usize,
-            request_timeout: Duration::from_secs(number(get("REQUEST_TIMEOUT_SECS"), "REQUEST_TIMEOUT_SECS", 30)?),
+            request_timeout: Duration::from_secs(number(
+                get("REQUEST_TIMEOUT_SECS"),
+                "REQUEST_TIMEOUT_SECS",
+                30,
+            )?),
             allowed_origins: get("ALLOWED_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }
@@ -130,7 +157,9 @@ fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, ConfigErro
         None => Ok(default),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError(format!("{name} must be a positive whole number, not {v:?}"))),
+            _ => Err(ConfigError(format!(
+                "{name} must be a positive whole number, not {v:?}"
+            ))),
         },
     }
 }
@@ -152,7 +181,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -168,8 +200,15 @@ mod tests {
     #[test]
     fn production_requires_a_long_secret() {
         assert!(Config::from_vars(&vars(&[("APP_ENV", "production")])).is_err());
-        assert!(Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")])).is_err());
-        let c = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", &"k".repeat(32))])).unwrap();
+        assert!(
+            Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]))
+                .is_err()
+        );
+        let c = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &"k".repeat(32)),
+        ]))
+        .unwrap();
         assert!(!c.jwt_secret_generated);
         assert!(c.secure_cookies());
     }
@@ -179,13 +218,17 @@ mod tests {
         assert!(Config::from_vars(&vars(&[("APP_ENV", "staging")])).is_err());
         assert!(Config::from_vars(&vars(&[("MAX_BODY_BYTES", "lots")])).is_err());
         assert!(Config::from_vars(&vars(&[("LOG_FORMAT", "xml")])).is_err());
-        let c = Config::from_vars(&vars(&[("ALLOWED_ORIGINS", "https://a.io/, https://b.io")])).unwrap();
+        let c = Config::from_vars(&vars(&[("ALLOWED_ORIGINS", "https://a.io/, https://b.io")]))
+            .unwrap();
         assert_eq!(c.allowed_origins, vec!["https://a.io", "https://b.io"]);
     }
 
     #[test]
     fn urls_are_redacted() {
-        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
         assert!(!format!("{:?}", Config::from_vars(&vars(&[])).unwrap()).contains("jwt_secret: ["));
     }

@@ -27,7 +27,11 @@ impl Engine {
     /// Build an engine over an already-migrated connection.
     pub fn with_db(db: DatabaseConnection, config: Config) -> Self {
         let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
-        Self { db, config: Arc::new(config), keys }
+        Self {
+            db,
+            config: Arc::new(config),
+            keys,
+        }
     }
 
     pub fn config(&self) -> &Config {

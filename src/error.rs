@@ -159,7 +159,9 @@ impl server_fn::error::FromServerFnError for Error {
             E::Args(m) | E::MissingArg(m) | E::Deserialization(m) => {
                 Self::new(ErrorCode::ValidationError, format!("invalid request: {m}"))
             }
-            E::Request(m) | E::Response(m) => Self::new(ErrorCode::InternalError, format!("network error: {m}")),
+            E::Request(m) | E::Response(m) => {
+                Self::new(ErrorCode::InternalError, format!("network error: {m}"))
+            }
             other => Self::new(ErrorCode::InternalError, other.to_string()),
         }
     }

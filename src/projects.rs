@@ -82,7 +82,11 @@ mod tests {
             (Viewer, [true, false, false]),
         ];
         for (role, expected) in table {
-            let got = [role.allows(Read), role.allows(Write), role.allows(Administer)];
+            let got = [
+                role.allows(Read),
+                role.allows(Write),
+                role.allows(Administer),
+            ];
             assert_eq!(got, expected, "{role:?}");
         }
     }

@@ -6,8 +6,8 @@
 //! user (a unique key taken becomes `conflict`).
 
 use crate::error::{Error, ErrorCode};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use promptlab_migrations::MigratorTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use std::time::Duration;
 
 pub mod memberships;
@@ -29,7 +29,10 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(Error::new(ErrorCode::InternalError, "DATABASE_URL must start with sqlite: or postgres://"))
+            Err(Error::new(
+                ErrorCode::InternalError,
+                "DATABASE_URL must start with sqlite: or postgres://",
+            ))
         }
     }
 }
@@ -49,19 +52,23 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         .acquire_timeout(Duration::from_secs(10));
     match backend {
         Backend::Sqlite => {
-            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5))
-            });
+            opts.max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(5))
+                });
         }
         Backend::Postgres => {
             opts.max_connections(16).min_connections(1);
         }
     }
     let db = Database::connect(opts).await.map_err(db_error("connect"))?;
-    promptlab_migrations::Migrator::up(&db, None).await.map_err(db_error("migrate"))?;
+    promptlab_migrations::Migrator::up(&db, None)
+        .await
+        .map_err(db_error("migrate"))?;
     Ok(db)
 }
 
@@ -104,7 +111,10 @@ mod tests {
 
     #[test]
     fn backends() {
-        assert_eq!(Backend::of("sqlite://x.db?mode=rwc").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of("sqlite://x.db?mode=rwc").unwrap(),
+            Backend::Sqlite
+        );
         assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(Backend::of("mysql://h/db").is_err());
@@ -119,7 +129,10 @@ mod tests {
         // Running the migrations again is a no-op.
         promptlab_migrations::Migrator::up(&db, None).await.unwrap();
         let mode = db
-            .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA journal_mode",
+            ))
             .await
             .unwrap()
             .unwrap();

@@ -60,7 +60,9 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
-    let cookie_options = CookieOptions::default().path("/").max_age(365 * 24 * 3600 * 1000_i64);
+    let cookie_options = CookieOptions::default()
+        .path("/")
+        .max_age(365 * 24 * 3600 * 1000_i64);
     view! {
         <Stylesheet id="leptos" href="/pkg/promptlab.css"/>
         <Html {..} data-theme=move || theme.get().attribute()/>

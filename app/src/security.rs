@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 /// Set the page CSP on the response being rendered (no-op outside a page render).
 pub fn set_page_csp(options: &LeptosOptions) {
-    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+    let (Some(nonce), Some(response)) =
+        (use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
         return;
     };
     // The live-reload socket only exists under `cargo leptos watch`.

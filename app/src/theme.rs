@@ -82,7 +82,10 @@ fn initial() -> Theme {
 pub fn remember(theme: Theme) {
     use wasm_bindgen::JsCast;
     if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-        let _ = doc.set_cookie(&format!("{THEME_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", theme.as_str()));
+        let _ = doc.set_cookie(&format!(
+            "{THEME_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            theme.as_str()
+        ));
     }
 }
 

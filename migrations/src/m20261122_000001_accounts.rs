@@ -51,10 +51,19 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Users::Table)
                     .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Users::Email).string_len(254).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string_len(254)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::Name).string_len(400).not_null())
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
-                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Users::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -64,8 +73,17 @@ impl MigrationTrait for Migration {
                     .table(Projects::Table)
                     .col(ColumnDef::new(Projects::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Projects::Name).string_len(200).not_null())
-                    .col(ColumnDef::new(Projects::Personal).boolean().not_null().default(false))
-                    .col(ColumnDef::new(Projects::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Projects::Personal)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Projects::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -79,10 +97,20 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(Memberships::Role)
                             .string_len(16)
                             .not_null()
-                            .check(Expr::col(Memberships::Role).is_in(["owner", "editor", "viewer"])),
+                            .check(
+                                Expr::col(Memberships::Role).is_in(["owner", "editor", "viewer"]),
+                            ),
                     )
-                    .col(ColumnDef::new(Memberships::CreatedAt).timestamp_with_time_zone().not_null())
-                    .primary_key(Index::create().col(Memberships::ProjectId).col(Memberships::UserId))
+                    .col(
+                        ColumnDef::new(Memberships::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(Memberships::ProjectId)
+                            .col(Memberships::UserId),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Memberships::Table, Memberships::ProjectId)
@@ -113,9 +141,21 @@ impl MigrationTrait for Migration {
                     .table(Sessions::Table)
                     .col(ColumnDef::new(Sessions::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Sessions::UserId).uuid().not_null())
-                    .col(ColumnDef::new(Sessions::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Sessions::ExpiresAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Sessions::RevokedAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(Sessions::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Sessions::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Sessions::RevokedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Sessions::Table, Sessions::UserId)
@@ -143,7 +183,9 @@ impl MigrationTrait for Migration {
             Projects::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -12,8 +12,14 @@ pub async fn alive() -> Json<Value> {
 
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.engine.ready().await {
-        (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" })))
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": "unreachable" })),
+        )
     }
 }

@@ -16,7 +16,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos::server_fn::ServerFn;
-use leptos_axum::{generate_route_list_with_exclusions, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{
+    generate_route_list_with_exclusions, handle_server_fns_with_context, LeptosRoutes,
+};
 use promptlab::engine::Engine;
 use promptlab_app::functions::auth::{SignIn, SignUp};
 use promptlab_app::{shell, App};
@@ -28,12 +30,18 @@ use tower_http::timeout::TimeoutLayer;
 /// The whole HTTP surface of PromptLab.
 pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
     let config = engine.config().clone();
-    let state = AppState { engine: engine.clone(), leptos_options: leptos_options.clone() };
+    let state = AppState {
+        engine: engine.clone(),
+        leptos_options: leptos_options.clone(),
+    };
 
     // The credential-checking server functions are routed here, behind the rate limit,
     // instead of by leptos_axum.
     let credential_fns = [SignIn::PATH, SignUp::PATH];
-    let routes = generate_route_list_with_exclusions(App, Some(credential_fns.iter().map(|p| p.to_string()).collect()));
+    let routes = generate_route_list_with_exclusions(
+        App,
+        Some(credential_fns.iter().map(|p| p.to_string()).collect()),
+    );
     let context = {
         let state = state.clone();
         move || {
@@ -49,7 +57,10 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
     for path in credential_fns {
         credentials = credentials.route(path, post(server_fn.clone()));
     }
-    let credentials = layers::rate_limit::limit_auth(credentials.nest("/api/v1", api::credential_router()), &config);
+    let credentials = layers::rate_limit::limit_auth(
+        credentials.nest("/api/v1", api::credential_router()),
+        &config,
+    );
 
     let mut router = Router::new()
         .route("/health", get(health::alive))
@@ -63,10 +74,19 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(from_fn_with_state(state.clone(), layers::origin::reject_cross_site))
-        .layer(from_fn_with_state(state.clone(), layers::body_limit::limit_body))
+        .layer(from_fn_with_state(
+            state.clone(),
+            layers::origin::reject_cross_site,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            layers::body_limit::limit_body,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(CompressionLayer::new());
     for header in layers::security_headers::layers() {
         router = router.layer(header);
@@ -80,9 +100,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -113,7 +136,9 @@ pub async fn shutdown_signal() {
 /// cargo-leptos sets.
 pub fn leptos_options() -> Result<LeptosOptions, String> {
     let file = std::env::var("LEPTOS_CONFIG").unwrap_or_else(|_| "Leptos.toml".to_owned());
-    let path = std::path::Path::new(&file).exists().then_some(file.as_str());
+    let path = std::path::Path::new(&file)
+        .exists()
+        .then_some(file.as_str());
     leptos::config::get_configuration(path)
         .map(|c| c.leptos_options)
         .map_err(|e| format!("could not read the Leptos settings: {e}"))

@@ -42,7 +42,8 @@ async fn main() -> ExitCode {
     };
     tracing::info!("listening on http://{addr}");
     let router = promptlab_server::router(engine.clone(), leptos_options);
-    let result = promptlab_server::serve(listener, router, promptlab_server::shutdown_signal()).await;
+    let result =
+        promptlab_server::serve(listener, router, promptlab_server::shutdown_signal()).await;
     engine.close().await;
     match result {
         Ok(()) => {

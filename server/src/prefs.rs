@@ -6,8 +6,8 @@ use crate::api::error::ApiError;
 use axum::extract::{Path, Query};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
-use promptlab::Error;
 use leptos_i18n::Locale as _;
+use promptlab::Error;
 use promptlab_app::i18n::Locale;
 use promptlab_app::theme::{Theme, THEME_COOKIE};
 use promptlab_app::LOCALE_COOKIE;
@@ -20,19 +20,38 @@ pub struct Back {
     next: Option<String>,
 }
 
-pub async fn locale(Path(locale): Path<String>, Query(back): Query<Back>) -> Result<Response, ApiError> {
+pub async fn locale(
+    Path(locale): Path<String>,
+    Query(back): Query<Back>,
+) -> Result<Response, ApiError> {
     let locale: Locale = locale
         .parse()
         .map_err(|_| Error::invalid_field("locale", "locale_unknown", "unknown locale"))?;
-    Ok(remember(LOCALE_COOKIE, locale.as_str(), back.next.as_deref()))
+    Ok(remember(
+        LOCALE_COOKIE,
+        locale.as_str(),
+        back.next.as_deref(),
+    ))
 }
 
-pub async fn theme(Path(theme): Path<String>, Query(back): Query<Back>) -> Result<Response, ApiError> {
+pub async fn theme(
+    Path(theme): Path<String>,
+    Query(back): Query<Back>,
+) -> Result<Response, ApiError> {
     let parsed = Theme::parse(&theme);
     if parsed.as_str() != theme {
-        return Err(Error::invalid_field("theme", "theme_unknown", "theme is light, dark or system").into());
+        return Err(Error::invalid_field(
+            "theme",
+            "theme_unknown",
+            "theme is light, dark or system",
+        )
+        .into());
     }
-    Ok(remember(THEME_COOKIE, parsed.as_str(), back.next.as_deref()))
+    Ok(remember(
+        THEME_COOKIE,
+        parsed.as_str(),
+        back.next.as_deref(),
+    ))
 }
 
 fn remember(cookie: &str, value: &str, next: Option<&str>) -> Response {
@@ -43,7 +62,14 @@ fn remember(cookie: &str, value: &str, next: Option<&str>) -> Response {
 /// `next` if it is a path on this site, else `/`.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("://") =>
+        {
+            n
+        }
         _ => "/",
     }
 }

@@ -47,7 +47,12 @@ async fn hash_password(password: String) -> Result<String> {
 }
 
 /// Create a user, their personal project (as owner) and a first session, atomically.
-pub async fn register(db: &DatabaseConnection, keys: &TokenKeys, ttl: Duration, reg: Registration) -> Result<SignedIn> {
+pub async fn register(
+    db: &DatabaseConnection,
+    keys: &TokenKeys,
+    ttl: Duration,
+    reg: Registration,
+) -> Result<SignedIn> {
     let password_hash = hash_password(reg.password.expose().to_owned()).await?;
     let now = Utc::now();
     let user = users::ActiveModel {
@@ -91,8 +96,15 @@ pub async fn register(db: &DatabaseConnection, keys: &TokenKeys, ttl: Duration, 
 
 /// Check credentials and open a session. Unknown email and wrong password are the same
 /// error, and take the same time.
-pub async fn login(db: &DatabaseConnection, keys: &TokenKeys, ttl: Duration, req: LoginRequest) -> Result<SignedIn> {
-    if req.password.len() > super::PASSWORD_MAX_BYTES || req.email.len() > super::EMAIL_MAX_BYTES * 4 {
+pub async fn login(
+    db: &DatabaseConnection,
+    keys: &TokenKeys,
+    ttl: Duration,
+    req: LoginRequest,
+) -> Result<SignedIn> {
+    if req.password.len() > super::PASSWORD_MAX_BYTES
+        || req.email.len() > super::EMAIL_MAX_BYTES * 4
+    {
         return Err(Error::unauthorized(BAD_CREDENTIALS));
     }
     let found = match Email::parse(&req.email) {
@@ -122,7 +134,12 @@ pub async fn login(db: &DatabaseConnection, keys: &TokenKeys, ttl: Duration, req
     }
 }
 
-async fn open_session<C: sea_orm::ConnectionTrait>(db: &C, keys: &TokenKeys, ttl: Duration, user: User) -> Result<SignedIn> {
+async fn open_session<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    keys: &TokenKeys,
+    ttl: Duration,
+    user: User,
+) -> Result<SignedIn> {
     let now = Utc::now();
     let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
     let session_id = Uuid::new_v4();
@@ -140,12 +157,23 @@ async fn open_session<C: sea_orm::ConnectionTrait>(db: &C, keys: &TokenKeys, ttl
         tracing::error!(error = %e, "could not sign a token");
         Error::internal()
     })?;
-    Ok(SignedIn { token, session_id, expires_at, user })
+    Ok(SignedIn {
+        token,
+        session_id,
+        expires_at,
+        user,
+    })
 }
 
 /// Resolve a bearer/cookie token to the user, checking the session is live.
-pub async fn authenticate(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> Result<Identity> {
-    let claims = keys.verify(token).map_err(|e| Error::unauthorized(e.to_string()))?;
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    keys: &TokenKeys,
+    token: &str,
+) -> Result<Identity> {
+    let claims = keys
+        .verify(token)
+        .map_err(|e| Error::unauthorized(e.to_string()))?;
     let session = sessions::Entity::find_by_id(claims.sid)
         .one(db)
         .await
@@ -162,13 +190,19 @@ pub async fn authenticate(db: &DatabaseConnection, keys: &TokenKeys, token: &str
         .await
         .map_err(db_error("authenticate: user"))?
         .ok_or_else(|| Error::unauthorized("user not found"))?;
-    Ok(Identity { user: user.into(), session_id: session.id })
+    Ok(Identity {
+        user: user.into(),
+        session_id: session.id,
+    })
 }
 
 /// End a session; its token stops working at once.
 pub async fn logout(db: &DatabaseConnection, session_id: Uuid) -> Result<()> {
     sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .col_expr(
+            sessions::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
         .filter(sessions::Column::Id.eq(session_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)

@@ -12,7 +12,12 @@ use uuid::Uuid;
 ///
 /// A project the user is not a member of is `not_found`, so its existence is not revealed;
 /// a member whose role is too weak gets `forbidden`.
-pub async fn authorize(db: &DatabaseConnection, user: Uuid, project: Uuid, action: Action) -> Result<Role> {
+pub async fn authorize(
+    db: &DatabaseConnection,
+    user: Uuid,
+    project: Uuid,
+    action: Action,
+) -> Result<Role> {
     let membership = memberships::Entity::find_by_id((project, user))
         .one(db)
         .await
@@ -25,6 +30,9 @@ pub async fn authorize(db: &DatabaseConnection, user: Uuid, project: Uuid, actio
     if role.allows(action) {
         Ok(role)
     } else {
-        Err(Error::forbidden(format!("a {} cannot do this", role.as_str())))
+        Err(Error::forbidden(format!(
+            "a {} cannot do this",
+            role.as_str()
+        )))
     }
 }

@@ -16,7 +16,11 @@ pub fn set(token: &str, max_age_secs: i64, secure: bool) -> String {
 
 /// `Set-Cookie` value that stores a session token until it expires.
 pub fn set_until(token: &str, expires_at: chrono::DateTime<chrono::Utc>, secure: bool) -> String {
-    set(token, (expires_at - chrono::Utc::now()).num_seconds().max(0), secure)
+    set(
+        token,
+        (expires_at - chrono::Utc::now()).num_seconds().max(0),
+        secure,
+    )
 }
 
 /// `Set-Cookie` value that removes the session cookie.
@@ -57,7 +61,10 @@ mod tests {
     #[test]
     fn reads_bearer_before_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; promptlab_session=fromcookie; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; promptlab_session=fromcookie; b=2"),
+        );
         assert_eq!(token_from(&h).as_deref(), Some("fromcookie"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer fromheader"));
         assert_eq!(token_from(&h).as_deref(), Some("fromheader"));

@@ -54,7 +54,12 @@ impl TokenKeys {
     }
 
     /// Sign a token for a session.
-    pub fn issue(&self, user: Uuid, session: Uuid, expires_at: DateTime<Utc>) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             sub: user,
             sid: session,
@@ -63,7 +68,8 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| TokenError::Invalid)
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| TokenError::Invalid)
     }
 
     /// Verify signature, algorithm, expiry, issuer and audience.
@@ -97,11 +103,23 @@ mod tests {
     #[test]
     fn expired_forged_and_foreign_tokens_are_refused() {
         let k = keys();
-        let old = k.issue(Uuid::new_v4(), Uuid::new_v4(), Utc::now() - Duration::hours(1)).unwrap();
+        let old = k
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Utc::now() - Duration::hours(1),
+            )
+            .unwrap();
         assert_eq!(k.verify(&old), Err(TokenError::Expired));
 
         let other = TokenKeys::new(b"another secret that is long enough!!");
-        let forged = other.issue(Uuid::new_v4(), Uuid::new_v4(), Utc::now() + Duration::hours(1)).unwrap();
+        let forged = other
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Utc::now() + Duration::hours(1),
+            )
+            .unwrap();
         assert_eq!(k.verify(&forged), Err(TokenError::Invalid));
 
         // Right key, wrong audience.
@@ -113,13 +131,21 @@ mod tests {
             iss: ISSUER.into(),
             aud: "someone-else".into(),
         };
-        let t = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).unwrap();
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
         assert_eq!(k.verify(&t), Err(TokenError::Invalid));
 
         // `alg: none` and garbage.
         let parts: Vec<&str> = old.split('.').collect();
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
-        assert_eq!(k.verify(&format!("{none_header}.{}.", parts[1])), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&format!("{none_header}.{}.", parts[1])),
+            Err(TokenError::Invalid)
+        );
         assert_eq!(k.verify("not.a.token"), Err(TokenError::Invalid));
         assert_eq!(k.verify(""), Err(TokenError::Invalid));
     }

@@ -2,8 +2,8 @@
 //! the error code. The server's English message is never shown as-is.
 
 use crate::i18n::*;
-use leptos_i18n::I18nContext;
 use leptos::prelude::*;
+use leptos_i18n::I18nContext;
 use promptlab::{Error, ErrorCode};
 
 /// The translated text for an error.
@@ -22,8 +22,12 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
             ErrorCode::NotFound => t_string!(i18n, errors.not_found),
             ErrorCode::Conflict => t_string!(i18n, errors.conflict),
             ErrorCode::PayloadTooLarge => t_string!(i18n, errors.payload_too_large),
-            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => t_string!(i18n, errors.rate_limited),
-            ErrorCode::ProviderError | ErrorCode::InternalError => t_string!(i18n, errors.internal_error),
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => {
+                t_string!(i18n, errors.rate_limited)
+            }
+            ErrorCode::ProviderError | ErrorCode::InternalError => {
+                t_string!(i18n, errors.internal_error)
+            }
         },
     };
     text.to_string()

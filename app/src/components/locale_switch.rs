@@ -10,7 +10,10 @@ use leptos_router::hooks::use_location;
 pub fn LocaleSwitch() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
-    let choices = [(Locale::en, "EN", "English"), (Locale::pt_BR, "PT", "Português (Brasil)")];
+    let choices = [
+        (Locale::en, "EN", "English"),
+        (Locale::pt_BR, "PT", "Português (Brasil)"),
+    ];
     view! {
         <div class="locale-switch" role="group" aria-label=move || t_string!(i18n, prefs.language)>
             {choices
@@ -45,7 +48,9 @@ pub fn LocaleSwitch() -> impl IntoView {
 pub fn encode(path: &str) -> String {
     path.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -38,5 +38,8 @@ pub fn SiteHeader(me: Me) -> impl IntoView {
 }
 
 fn initial(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
 }

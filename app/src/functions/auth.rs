@@ -10,7 +10,11 @@ use promptlab::Error;
 pub async fn sign_up(email: String, name: String, password: String) -> Result<(), Error> {
     use super::context::{engine, fail, set_session_cookie};
     let engine = engine()?;
-    let request = promptlab::accounts::RegisterRequest { email, name, password };
+    let request = promptlab::accounts::RegisterRequest {
+        email,
+        name,
+        password,
+    };
     let signed_in = engine.register(request).await.map_err(fail)?;
     set_session_cookie(&engine, &signed_in.token, signed_in.expires_at);
     leptos_axum::redirect("/");

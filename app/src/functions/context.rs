@@ -19,7 +19,9 @@ fn tracing_free_log(msg: &str) {
 }
 
 fn headers() -> http::HeaderMap {
-    use_context::<http::request::Parts>().map(|p| p.headers).unwrap_or_default()
+    use_context::<http::request::Parts>()
+        .map(|p| p.headers)
+        .unwrap_or_default()
 }
 
 /// The signed-in caller, or `None` when there is no valid session.
@@ -36,7 +38,9 @@ pub async fn caller(engine: &Engine) -> Result<Option<Identity>, Error> {
 
 /// The signed-in caller, or `unauthorized`.
 pub async fn require_caller(engine: &Engine) -> Result<Identity, Error> {
-    caller(engine).await?.ok_or_else(|| fail(Error::unauthorized("sign in first")))
+    caller(engine)
+        .await?
+        .ok_or_else(|| fail(Error::unauthorized("sign in first")))
 }
 
 /// Give an error its HTTP status for fetch callers. Plain form posts (no JavaScript) keep
@@ -59,17 +63,26 @@ pub fn fail(error: Error) -> Error {
 
 /// Store the session cookie on the response.
 pub fn set_session_cookie(engine: &Engine, token: &str, expires_at: chrono::DateTime<chrono::Utc>) {
-    let cookie = promptlab::auth::session_cookie::set_until(token, expires_at, engine.config().secure_cookies());
+    let cookie = promptlab::auth::session_cookie::set_until(
+        token,
+        expires_at,
+        engine.config().secure_cookies(),
+    );
     append_set_cookie(&cookie);
 }
 
 /// Remove the session cookie.
 pub fn clear_session_cookie(engine: &Engine) {
-    append_set_cookie(&promptlab::auth::session_cookie::clear(engine.config().secure_cookies()));
+    append_set_cookie(&promptlab::auth::session_cookie::clear(
+        engine.config().secure_cookies(),
+    ));
 }
 
 fn append_set_cookie(cookie: &str) {
-    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(cookie)) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(cookie),
+    ) {
         response.append_header(http::header::SET_COOKIE, value);
     }
 }

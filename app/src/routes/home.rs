@@ -2,8 +2,8 @@
 
 use crate::components::app_layout::MeResource;
 use crate::i18n::*;
-use leptos_i18n::I18nContext;
 use leptos::prelude::*;
+use leptos_i18n::I18nContext;
 use leptos_meta::Title;
 use promptlab::projects::Role;
 

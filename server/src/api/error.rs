@@ -25,7 +25,8 @@ impl IntoResponse for ApiError {
 
 /// Render any engine error as a JSON response.
 pub fn error_response(error: Error) -> Response {
-    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(ErrorBody { error })).into_response()
 }
 

@@ -30,7 +30,9 @@ fn json_rejection(rejection: JsonRejection) -> Error {
         return Error::new(ErrorCode::PayloadTooLarge, "request body too large");
     }
     let message = match &rejection {
-        JsonRejection::MissingJsonContentType(_) => "expected Content-Type: application/json".to_owned(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "expected Content-Type: application/json".to_owned()
+        }
         JsonRejection::JsonSyntaxError(e) => format!("malformed JSON: {}", e.body_text()),
         JsonRejection::JsonDataError(e) => format!("invalid request body: {}", e.body_text()),
         other => other.body_text(),
@@ -44,7 +46,10 @@ pub struct Caller(pub Identity);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = session_cookie::token_from(&parts.headers)
             .ok_or_else(|| Error::unauthorized("sign in, or send Authorization: Bearer <token>"))?;
         Ok(Self(state.engine.authenticate(&token).await?))

@@ -20,8 +20,11 @@ pub async fn limit_body(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
         return error_response(
-            Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {max} bytes"))
-                .with_details(serde_json::json!({ "limit_bytes": max })),
+            Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body is larger than {max} bytes"),
+            )
+            .with_details(serde_json::json!({ "limit_bytes": max })),
         );
     }
     let req = req.map(|body| Body::new(Limited::new(body, max)));

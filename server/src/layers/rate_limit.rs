@@ -13,7 +13,10 @@ use tower_governor::key_extractor::PeerIpKeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
 /// Wrap `router` (the credential routes) in the auth rate limit sized from the config.
-pub fn limit_auth<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, config: &Config) -> axum::Router<S> {
+pub fn limit_auth<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    config: &Config,
+) -> axum::Router<S> {
     let mut builder = GovernorConfigBuilder::default();
     builder
         .period(config.auth_rate_period)
@@ -21,7 +24,10 @@ pub fn limit_auth<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, con
         .key_extractor(PeerIpKeyExtractor);
     // The config only holds positive numbers, so `finish` succeeds; the default is a
     // belt-and-braces fallback that cannot fail either.
-    let Some(governor) = builder.finish().or_else(|| GovernorConfigBuilder::default().finish()) else {
+    let Some(governor) = builder
+        .finish()
+        .or_else(|| GovernorConfigBuilder::default().finish())
+    else {
         return router;
     };
     let governor = Arc::new(governor);

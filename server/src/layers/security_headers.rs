@@ -7,13 +7,21 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The layers, applied only where a handler did not set the header itself.
 pub fn layers() -> [SetResponseHeaderLayer<HeaderValue>; 5] {
-    let h = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let h = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     [
-        h(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        h(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
         h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         h(header::X_FRAME_OPTIONS, "DENY"),
         // Same-origin requests keep the full URL: no-JS form errors travel back through it.
         h(header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        h(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+        h(
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()",
+        ),
     ]
 }

@@ -32,7 +32,12 @@ impl<B> MakeSpan<B> for RequestSpan {
     }
 }
 
-pub fn layer() -> TraceLayer<tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>, RequestSpan, tower_http::trace::DefaultOnRequest, DefaultOnResponse> {
+pub fn layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    RequestSpan,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
+> {
     TraceLayer::new_for_http()
         .make_span_with(RequestSpan)
         .on_response(DefaultOnResponse::new().level(Level::INFO))

@@ -6,18 +6,43 @@ use reqwest::header::{AUTHORIZATION, SET_COOKIE};
 use serde_json::{json, Value};
 
 async fn full_account_cycle(app: &TestApp) {
-    let res = app.register("Ada@Example.com", "Ada Lovelace", "correct-horse-battery").await;
+    let res = app
+        .register("Ada@Example.com", "Ada Lovelace", "correct-horse-battery")
+        .await;
     assert_eq!(res.status(), 201);
-    let cookie = res.headers().get(SET_COOKIE).expect("session cookie").to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("promptlab_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "development cookies are not Secure");
+    let cookie = res
+        .headers()
+        .get(SET_COOKIE)
+        .expect("session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("promptlab_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "development cookies are not Secure"
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user"]["email"], "ada@example.com", "email normalised");
     assert!(body.get("password_hash").is_none() && body["user"].get("password_hash").is_none());
     let token = body["token"].as_str().unwrap().to_owned();
 
     // Bearer token.
-    let me: Value = app.client().get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let me: Value = app
+        .client()
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["name"], "Ada Lovelace");
     let projects = me["projects"].as_array().unwrap();
     assert_eq!(projects.len(), 1, "a personal project at registration");
@@ -26,7 +51,13 @@ async fn full_account_cycle(app: &TestApp) {
 
     // The cookie works the same way.
     let session = cookie.split(';').next().unwrap().to_owned();
-    let res = app.client().get(app.url("/api/v1/auth/me")).header("cookie", &session).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 
     // Login opens a second, independent session.
@@ -36,22 +67,57 @@ async fn full_account_cycle(app: &TestApp) {
     let second = second["token"].as_str().unwrap().to_owned();
 
     // Logout ends the first session at once; the second still works.
-    let res = app.client().post(app.url("/api/v1/auth/logout")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
-    assert!(res.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
-    let res = app.client().get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert!(res
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let res = app
+        .client()
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 401).await["code"], "unauthorized");
-    let res = app.client().get(app.url("/api/v1/auth/me")).bearer_auth(&second).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 on_both_backends!(account_cycle, full_account_cycle);
 
 async fn failed_logins_reveal_nothing(app: &TestApp) {
     app.token_for("grace@example.com").await;
-    let wrong = error_of(app.login("grace@example.com", "not-the-password").await, 401).await;
-    let unknown = error_of(app.login("nobody@example.com", "not-the-password").await, 401).await;
+    let wrong = error_of(
+        app.login("grace@example.com", "not-the-password").await,
+        401,
+    )
+    .await;
+    let unknown = error_of(
+        app.login("nobody@example.com", "not-the-password").await,
+        401,
+    )
+    .await;
     assert_eq!(wrong["code"], "unauthorized");
-    assert_eq!(wrong, unknown, "same answer whether or not the email exists");
+    assert_eq!(
+        wrong, unknown,
+        "same answer whether or not the email exists"
+    );
     let garbage = error_of(app.login("not an email", "x").await, 401).await;
     assert_eq!(garbage, unknown);
 }
@@ -59,12 +125,19 @@ on_both_backends!(failed_logins, failed_logins_reveal_nothing);
 
 async fn duplicate_email_conflicts(app: &TestApp) {
     app.token_for("linus@example.com").await;
-    let res = app.register("LINUS@example.com", "Another", "another-password").await;
+    let res = app
+        .register("LINUS@example.com", "Another", "another-password")
+        .await;
     let err = error_of(res, 409).await;
     assert_eq!(err["code"], "conflict");
     assert_eq!(err["details"]["field"], "email");
     // The first account is untouched.
-    assert_eq!(app.login("linus@example.com", "correct-horse-battery").await.status(), 200);
+    assert_eq!(
+        app.login("linus@example.com", "correct-horse-battery")
+            .await
+            .status(),
+        200
+    );
 }
 on_both_backends!(duplicate_email, duplicate_email_conflicts);
 
@@ -82,17 +155,46 @@ async fn invalid_registrations_are_validation_errors(app: &TestApp) {
     let res = app.login("a@b.io", "long-enough").await;
     assert_eq!(res.status(), 401);
 }
-on_both_backends!(invalid_registrations, invalid_registrations_are_validation_errors);
+on_both_backends!(
+    invalid_registrations,
+    invalid_registrations_are_validation_errors
+);
 
 async fn malformed_bodies(app: &TestApp) {
     let c = app.client();
-    let res = c.post(app.url("/api/v1/auth/register")).header("content-type", "application/json").body("{\"email\":").send().await.unwrap();
+    let res = c
+        .post(app.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 400).await["code"], "validation_error");
-    let res = c.post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body("[1,2]").send().await.unwrap();
+    let res = c
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("[1,2]")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 400).await["code"], "validation_error");
-    let res = c.post(app.url("/api/v1/auth/login")).body("email=a").send().await.unwrap();
-    assert_eq!(error_of(res, 400).await["code"], "validation_error", "missing JSON content type");
-    let res = c.post(app.url("/api/v1/auth/register")).json(&json!({"email": 5, "name": [], "password": null})).send().await.unwrap();
+    let res = c
+        .post(app.url("/api/v1/auth/login"))
+        .body("email=a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(res, 400).await["code"],
+        "validation_error",
+        "missing JSON content type"
+    );
+    let res = c
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"email": 5, "name": [], "password": null}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 400).await["code"], "validation_error");
 }
 on_both_backends!(malformed_json, malformed_bodies);
@@ -100,17 +202,33 @@ on_both_backends!(malformed_json, malformed_bodies);
 async fn oversized_bodies_are_413(app: &TestApp) {
     // The test server accepts 64 KiB.
     let huge = json!({ "email": "a@b.io", "name": "x".repeat(100_000), "password": "long-enough" });
-    let res = app.client().post(app.url("/api/v1/auth/register")).json(&huge).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/register"))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 413).await["code"], "payload_too_large");
     // Chunked, without a declared length: cut off while reading.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![b' '; 4096])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..40).map(|_| Ok(vec![b' '; 4096])).collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-    let sent = app.client().post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body(body).send().await;
+    let sent = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
     match sent {
         Ok(res) => assert_eq!(error_of(res, 413).await["code"], "payload_too_large"),
         // The server answered 413 and closed while the client was still writing: it
         // stopped reading at the limit, which is the point.
-        Err(e) => assert!(e.is_request() && format!("{e:?}").contains("BodyWrite"), "{e:?}"),
+        Err(e) => assert!(
+            e.is_request() && format!("{e:?}").contains("BodyWrite"),
+            "{e:?}"
+        ),
     }
 }
 on_both_backends!(oversized_body, oversized_bodies_are_413);
@@ -124,11 +242,15 @@ async fn bad_tokens_are_401(app: &TestApp) {
     assert_eq!(error_of(res, 401).await["code"], "unauthorized", "garbage");
 
     let token = app.token_for("tok@example.com").await;
-    let claims = jsonwebtoken::decode::<Value>(&token, &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()), &{
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        v.set_audience(&["promptlab"]);
-        v
-    })
+    let claims = jsonwebtoken::decode::<Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &{
+            let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+            v.set_audience(&["promptlab"]);
+            v
+        },
+    )
     .unwrap()
     .claims;
 
@@ -140,7 +262,12 @@ async fn bad_tokens_are_401(app: &TestApp) {
     // Expired: right key, exp in the past.
     let mut expired = claims.clone();
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
-    let res = c.get(&me).bearer_auth(sign(&expired, JWT_SECRET.as_bytes())).send().await.unwrap();
+    let res = c
+        .get(&me)
+        .bearer_auth(sign(&expired, JWT_SECRET.as_bytes()))
+        .send()
+        .await
+        .unwrap();
     let err = error_of(res, 401).await;
     assert_eq!(err["code"], "unauthorized");
     assert!(err["message"].as_str().unwrap().contains("expired"));
@@ -148,18 +275,41 @@ async fn bad_tokens_are_401(app: &TestApp) {
     // Wrong audience, right key.
     let mut foreign = claims.clone();
     foreign["aud"] = json!("another-app");
-    let res = c.get(&me).bearer_auth(sign(&foreign, JWT_SECRET.as_bytes())).send().await.unwrap();
+    let res = c
+        .get(&me)
+        .bearer_auth(sign(&foreign, JWT_SECRET.as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 401).await["code"], "unauthorized", "audience");
 
     // The genuine token still works; a non-Bearer scheme does not count as one.
-    assert_eq!(c.get(&me).bearer_auth(&token).send().await.unwrap().status(), 200);
-    let res = c.get(&me).header(AUTHORIZATION, format!("Basic {token}")).send().await.unwrap();
+    assert_eq!(
+        c.get(&me)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = c
+        .get(&me)
+        .header(AUTHORIZATION, format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 on_both_backends!(bad_tokens, bad_tokens_are_401);
 
 fn sign(claims: &Value, key: &[u8]) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, &jsonwebtoken::EncodingKey::from_secret(key)).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key),
+    )
+    .unwrap()
 }
 
 async fn roles_decide_what_members_may_do(app: &TestApp) {
@@ -172,7 +322,11 @@ async fn roles_decide_what_members_may_do(app: &TestApp) {
     let project = app.engine.me(&owner).await.unwrap().projects[0].id;
 
     // Not a member: the project does not exist for them.
-    let err = app.engine.authorize(&viewer, project, Action::Read).await.unwrap_err();
+    let err = app
+        .engine
+        .authorize(&viewer, project, Action::Read)
+        .await
+        .unwrap_err();
     assert_eq!(err.code, promptlab::ErrorCode::NotFound);
 
     promptlab::store::memberships::ActiveModel {
@@ -184,14 +338,35 @@ async fn roles_decide_what_members_may_do(app: &TestApp) {
     .insert(app.engine.db())
     .await
     .unwrap();
-    assert!(app.engine.authorize(&viewer, project, Action::Read).await.is_ok());
-    let err = app.engine.authorize(&viewer, project, Action::Write).await.unwrap_err();
+    assert!(app
+        .engine
+        .authorize(&viewer, project, Action::Read)
+        .await
+        .is_ok());
+    let err = app
+        .engine
+        .authorize(&viewer, project, Action::Write)
+        .await
+        .unwrap_err();
     assert_eq!(err.code, promptlab::ErrorCode::Forbidden);
-    assert!(app.engine.authorize(&owner, project, Action::Administer).await.is_ok());
+    assert!(app
+        .engine
+        .authorize(&owner, project, Action::Administer)
+        .await
+        .is_ok());
 
     // The database refuses roles that do not exist.
     let bad = promptlab::store::memberships::ActiveModel {
-        project_id: Set(app.engine.me(&viewer).await.unwrap().projects.iter().find(|p| p.personal).unwrap().id),
+        project_id: Set(app
+            .engine
+            .me(&viewer)
+            .await
+            .unwrap()
+            .projects
+            .iter()
+            .find(|p| p.personal)
+            .unwrap()
+            .id),
         user_id: Set(owner.user.id),
         role: Set("admin".into()),
         created_at: Set(chrono::Utc::now()),
@@ -202,16 +377,38 @@ on_both_backends!(authorization, roles_decide_what_members_may_do);
 
 #[tokio::test]
 async fn repeated_logins_are_throttled() {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PERIOD_MS", "60000")]).await;
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PERIOD_MS", "60000")],
+    )
+    .await;
     for _ in 0..3 {
-        assert_eq!(app.login("x@example.com", "wrong-password").await.status(), 401);
+        assert_eq!(
+            app.login("x@example.com", "wrong-password").await.status(),
+            401
+        );
     }
     let res = app.login("x@example.com", "wrong-password").await;
     assert_eq!(res.status(), 429);
-    let retry_after: u64 = res.headers().get("retry-after").expect("Retry-After").to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0);
     assert_eq!(error_of(res, 429).await["code"], "rate_limited");
     // Other routes are not throttled.
-    assert_eq!(app.client().get(app.url("/health")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client()
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     app.stop().await;
 }

@@ -11,7 +11,13 @@ async fn foreign_origins_cannot_change_state() {
     let c = app.client();
 
     // A state change from another site: refused before it reaches the handler.
-    let res = c.post(app.url("/api/v1/auth/logout")).bearer_auth(&token).header("origin", "https://evil.example").send().await.unwrap();
+    let res = c
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 403).await["code"], "forbidden");
     let res = c
         .post(app.url("/api/auth/login"))
@@ -22,15 +28,40 @@ async fn foreign_origins_cannot_change_state() {
         .await
         .unwrap();
     assert_eq!(error_of(res, 403).await["code"], "forbidden");
-    let res = c.post(app.url("/api/v1/auth/register")).header("sec-fetch-site", "cross-site").json(&json!({})).send().await.unwrap();
+    let res = c
+        .post(app.url("/api/v1/auth/register"))
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res, 403).await["code"], "forbidden");
 
     // The session survived; same-origin and origin-less (API) requests pass.
-    assert_eq!(c.get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap().status(), 200);
-    let res = c.post(app.url("/api/v1/auth/logout")).bearer_auth(&token).header("origin", &app.base).send().await.unwrap();
+    assert_eq!(
+        c.get(app.url("/api/v1/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = c
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .header("origin", &app.base)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     // Reading from another origin is not a state change.
-    let res = c.get(app.url("/health")).header("origin", "https://evil.example").send().await.unwrap();
+    let res = c
+        .get(app.url("/health"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     app.stop().await;
 }
@@ -42,9 +73,18 @@ async fn security_headers_everywhere() {
         let res = app.client().get(app.url(path)).send().await.unwrap();
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
-        assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
     }
     app.stop().await;
 }
@@ -54,12 +94,25 @@ async fn health_and_readiness() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let res = app.client().get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let res = app.client().get(app.url("/health/ready")).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["database"], "ok");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["database"],
+        "ok"
+    );
     // With the pool closed, the database is unreachable and readiness says so.
     app.engine.db().clone().close().await.unwrap();
-    let res = app.client().get(app.url("/health/ready")).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 503);
     let res = app.client().get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200, "alive even when not ready");
@@ -69,7 +122,13 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn responses_are_compressed_when_asked() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let res = app.client().get(app.url("/login")).header("accept-encoding", "gzip").send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/login"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["content-encoding"], "gzip");
     app.stop().await;
 }

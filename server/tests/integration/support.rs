@@ -19,7 +19,8 @@ pub enum Backend {
 
 /// Where the PostgreSQL server for tests is (trust auth on this machine and in CI).
 fn pg_admin_url() -> String {
-    std::env::var("PROMPTLAB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("PROMPTLAB_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Drops what a test created, when the test ends however it ends.
@@ -38,10 +39,16 @@ impl Drop for DbGuard {
                 let (admin, name) = (admin.clone(), name.clone());
                 // Drop runs inside the test's runtime; use a thread with its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
                     rt.block_on(async {
                         if let Ok(db) = Database::connect(&admin).await {
-                            let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                            let _ = db
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
                             let _ = db.close().await;
                         }
                     });
@@ -72,17 +79,28 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let (url, guard) = match backend {
             Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
+                let dir =
+                    std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
-                (format!("sqlite://{}/test.db?mode=rwc", dir.display()), DbGuard::Sqlite(dir))
+                (
+                    format!("sqlite://{}/test.db?mode=rwc", dir.display()),
+                    DbGuard::Sqlite(dir),
+                )
             }
             Backend::Postgres => {
                 let admin = pg_admin_url();
                 let name = format!("promptlab_test_{}", uuid::Uuid::new_v4().simple());
-                let db = Database::connect(&admin).await.expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
-                db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                let db = Database::connect(&admin)
+                    .await
+                    .expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
+                db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
                 db.close().await.expect("close admin connection");
-                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin.clone());
                 (format!("{base}/{name}"), DbGuard::Postgres { admin, name })
             }
         };
@@ -95,9 +113,14 @@ impl TestApp {
         }
         let config = Config::from_vars(&vars).expect("test config");
         let engine = Engine::start(config).await.expect("engine starts");
-        let options = leptos::prelude::LeptosOptions::builder().output_name("promptlab").site_root("target/site").build();
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("promptlab")
+            .site_root("target/site")
+            .build();
         let router = promptlab_server::router(engine.clone(), options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(promptlab_server::serve(listener, router, async move {
@@ -147,7 +170,9 @@ impl TestApp {
 
     /// Register a fresh user and return their bearer token.
     pub async fn token_for(&self, email: &str) -> String {
-        let res = self.register(email, "Test User", "correct-horse-battery").await;
+        let res = self
+            .register(email, "Test User", "correct-horse-battery")
+            .await;
         assert_eq!(res.status(), 201);
         let body: serde_json::Value = res.json().await.expect("json");
         body["token"].as_str().expect("token").to_owned()
@@ -169,8 +194,14 @@ impl TestApp {
 pub async fn error_of(res: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(res.status().as_u16(), status, "unexpected status");
     let body: serde_json::Value = res.json().await.expect("error body is JSON");
-    assert!(body["error"]["code"].is_string(), "error has a code: {body}");
-    assert!(body["error"]["message"].is_string(), "error has a message: {body}");
+    assert!(
+        body["error"]["code"].is_string(),
+        "error has a code: {body}"
+    );
+    assert!(
+        body["error"]["message"].is_string(),
+        "error has a message: {body}"
+    );
     body["error"].clone()
 }
 

@@ -3,7 +3,16 @@
 
 use std::process::Command;
 
-const FORBIDDEN: &[&str] = &["tokio", "mio", "sea-orm", "sqlx", "reqwest", "fred", "argon2", "jsonwebtoken"];
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "mio",
+    "sea-orm",
+    "sqlx",
+    "reqwest",
+    "fred",
+    "argon2",
+    "jsonwebtoken",
+];
 
 #[test]
 fn wasm_dependency_tree_has_no_server_crates() {
@@ -26,10 +35,24 @@ fn wasm_dependency_tree_has_no_server_crates() {
         ])
         .output()
         .expect("cargo tree runs");
-    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tree = String::from_utf8_lossy(&out.stdout);
-    let names: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert!(names.contains(&"leptos"), "the tree was read: {}", names.len());
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"leptos"),
+        "the tree was read: {}",
+        names.len()
+    );
     let found: Vec<&&str> = FORBIDDEN.iter().filter(|f| names.contains(f)).collect();
-    assert!(found.is_empty(), "server-only crates in the wasm bundle: {found:?}");
+    assert!(
+        found.is_empty(),
+        "server-only crates in the wasm bundle: {found:?}"
+    );
 }
