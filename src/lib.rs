@@ -7,7 +7,11 @@
 
 pub mod accounts;
 pub mod error;
+pub mod labels;
 pub mod projects;
+pub mod prompts;
+pub mod template;
+pub mod versions;
 
 #[cfg(feature = "ssr")]
 pub mod auth;

@@ -10,8 +10,12 @@ use promptlab_migrations::MigratorTrait;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use std::time::Duration;
 
+pub mod label_events;
+pub mod labels;
 pub mod memberships;
 pub mod projects;
+pub mod prompt_versions;
+pub mod prompts;
 pub mod sessions;
 pub mod users;
 

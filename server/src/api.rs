@@ -7,12 +7,14 @@ use axum::Router;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod prompts;
 
 /// Routes that are not rate limited.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/auth/me", axum::routing::get(auth::me))
+        .merge(prompts::router())
         .fallback(error::not_found)
 }
 

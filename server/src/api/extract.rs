@@ -40,6 +40,50 @@ fn json_rejection(rejection: JsonRejection) -> Error {
     Error::new(ErrorCode::ValidationError, message)
 }
 
+/// `Query<T>` that answers bad query strings with `validation_error`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| {
+                ApiError(Error::new(
+                    ErrorCode::ValidationError,
+                    format!("invalid query: {}", e.body_text()),
+                ))
+            })
+    }
+}
+
+/// `Path<T>` that answers bad path segments with `validation_error`.
+pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| {
+                ApiError(Error::new(
+                    ErrorCode::ValidationError,
+                    format!("invalid path: {}", e.body_text()),
+                ))
+            })
+    }
+}
+
 /// The authenticated caller (bearer token or session cookie); 401 otherwise.
 pub struct Caller(pub Identity);
 

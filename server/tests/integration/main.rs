@@ -8,5 +8,6 @@ mod support;
 
 mod accounts;
 mod pages;
+mod prompts;
 mod protection;
 mod wasm_bundle;

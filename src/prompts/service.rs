@@ -1,0 +1,280 @@
+//! Prompts on the server: create (optionally with v1), list and search, get, update
+//! metadata, trash and restore. Every operation checks the caller's role in the prompt's
+//! project through [`crate::auth::authorize`].
+
+use super::{
+    parse_description, parse_tags, NewPrompt, Page, Prompt, PromptName, PromptPatch, PromptQuery,
+    PromptSort,
+};
+use crate::accounts::service::Identity;
+use crate::auth::authorize;
+use crate::error::{Error, Result};
+use crate::projects::Action;
+use crate::store::{db_error, is_unique_violation, memberships, prompts};
+use crate::versions::SaveVersion;
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+/// Load a prompt the caller may act on (trashed ones included).
+pub async fn load(
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    action: Action,
+) -> Result<prompts::Model> {
+    let prompt = prompts::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(db_error("load prompt"))?
+        .ok_or_else(|| Error::not_found("prompt not found"))?;
+    authorize(db, who.user.id, prompt.project_id, action).await?;
+    Ok(prompt)
+}
+
+/// Load a live (not trashed) prompt for writing.
+pub async fn load_live(
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    action: Action,
+) -> Result<prompts::Model> {
+    let prompt = load(db, who, id, action).await?;
+    if prompt.deleted_at.is_some() {
+        return Err(Error::conflict(
+            "the prompt is in the trash; restore it first",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// The caller's personal project.
+pub async fn personal_project(db: &DatabaseConnection, who: &Identity) -> Result<Uuid> {
+    memberships::Entity::find()
+        .filter(memberships::Column::UserId.eq(who.user.id))
+        .find_also_related(crate::store::projects::Entity)
+        .all(db)
+        .await
+        .map_err(db_error("personal project"))?
+        .into_iter()
+        .find_map(|(m, p)| p.filter(|p| p.personal).map(|_| m.project_id))
+        .ok_or_else(|| Error::not_found("no personal project"))
+}
+
+pub async fn create(db: &DatabaseConnection, who: &Identity, req: NewPrompt) -> Result<Prompt> {
+    let name = PromptName::parse(&req.name)?;
+    let description = parse_description(&req.description)?;
+    let tags = parse_tags(&req.tags)?;
+    // Validate the first version before anything is written.
+    let first = req.content.map(|c| c.validate()).transpose()?;
+    let project = match req.project_id {
+        Some(p) => p,
+        None => personal_project(db, who).await?,
+    };
+    authorize(db, who.user.id, project, Action::Write).await?;
+    let now = Utc::now();
+    let model = prompts::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        project_id: Set(project),
+        name: Set(name.as_str().to_owned()),
+        description: Set(description),
+        tags: Set(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into())),
+        latest_version: Set(0),
+        created_by: Set(who.user.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    };
+    let prompt = match model.insert(db).await {
+        Ok(p) => p,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(format!(
+                "a prompt named {} already exists in this project",
+                name.as_str()
+            ))
+            .with_details(serde_json::json!({ "field": "name", "reason": "prompt_name_taken" })))
+        }
+        Err(e) => return Err(db_error("create prompt")(e)),
+    };
+    if let Some(content) = first {
+        let save = SaveVersion {
+            base_version: 0,
+            content,
+            note: req.note,
+        };
+        crate::versions::service::save(db, who, prompt.id, save).await?;
+        return Ok(load(db, who, prompt.id, Action::Read).await?.into());
+    }
+    Ok(prompt.into())
+}
+
+pub async fn get(db: &DatabaseConnection, who: &Identity, id: Uuid) -> Result<Prompt> {
+    Ok(load(db, who, id, Action::Read).await?.into())
+}
+
+/// Find a live prompt by name in the caller's projects (or the given one).
+pub async fn find_by_name(
+    db: &DatabaseConnection,
+    who: &Identity,
+    name: &str,
+    project: Option<Uuid>,
+) -> Result<prompts::Model> {
+    let name = PromptName::parse(name).map_err(|_| Error::not_found("prompt not found"))?;
+    let projects = member_projects(db, who, project).await?;
+    let mut found = prompts::Entity::find()
+        .filter(prompts::Column::Name.eq(name.as_str()))
+        .filter(prompts::Column::ProjectId.is_in(projects))
+        .filter(prompts::Column::DeletedAt.is_null())
+        .all(db)
+        .await
+        .map_err(db_error("find prompt by name"))?;
+    match found.len() {
+        0 => Err(Error::not_found("prompt not found")),
+        1 => Ok(found.remove(0)),
+        _ => Err(Error::conflict(
+            "several of your projects have a prompt with this name; pass project_id",
+        )),
+    }
+}
+
+async fn member_projects(
+    db: &DatabaseConnection,
+    who: &Identity,
+    only: Option<Uuid>,
+) -> Result<Vec<Uuid>> {
+    if let Some(p) = only {
+        authorize(db, who.user.id, p, Action::Read).await?;
+        return Ok(vec![p]);
+    }
+    Ok(memberships::Entity::find()
+        .filter(memberships::Column::UserId.eq(who.user.id))
+        .all(db)
+        .await
+        .map_err(db_error("member projects"))?
+        .into_iter()
+        .map(|m| m.project_id)
+        .collect())
+}
+
+/// Search, filter, sort and page the caller's prompts (or their trash).
+pub async fn list(
+    db: &DatabaseConnection,
+    who: &Identity,
+    query: PromptQuery,
+) -> Result<Page<Prompt>> {
+    let (page, per_page) = query.paging();
+    let projects = member_projects(db, who, query.project_id).await?;
+    let mut select = prompts::Entity::find().filter(prompts::Column::ProjectId.is_in(projects));
+    select = if query.deleted {
+        select.filter(prompts::Column::DeletedAt.is_not_null())
+    } else {
+        select.filter(prompts::Column::DeletedAt.is_null())
+    };
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\');
+        let lower = |c: prompts::Column| Expr::expr(Func::lower(Expr::col(c)));
+        select = select.filter(
+            Condition::any()
+                .add(lower(prompts::Column::Name).like(pattern.clone()))
+                .add(lower(prompts::Column::Description).like(pattern.clone()))
+                .add(lower(prompts::Column::Tags).like(pattern)),
+        );
+    }
+    if let Some(tag) = query
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let quoted = serde_json::to_string(&tag.to_lowercase()).unwrap_or_default();
+        select = select.filter(
+            prompts::Column::Tags
+                .like(LikeExpr::new(format!("%{}%", escape_like(&quoted))).escape('\\')),
+        );
+    }
+    select = match query.sort {
+        PromptSort::Updated => select.order_by_desc(prompts::Column::UpdatedAt),
+        PromptSort::Created => select.order_by_desc(prompts::Column::CreatedAt),
+        PromptSort::Name => select.order_by_asc(prompts::Column::Name),
+    }
+    .order_by_asc(prompts::Column::Id);
+    let total = select
+        .clone()
+        .count(db)
+        .await
+        .map_err(db_error("count prompts"))?;
+    let items = select
+        .offset(u64::from(page - 1) * u64::from(per_page))
+        .limit(u64::from(per_page))
+        .all(db)
+        .await
+        .map_err(db_error("list prompts"))?
+        .into_iter()
+        .map(Prompt::from)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// `%` and `_` match literally in user searches.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Change name, description or tags. Content never changes here.
+pub async fn update(
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    patch: PromptPatch,
+) -> Result<Prompt> {
+    let prompt = load_live(db, who, id, Action::Write).await?;
+    let mut model: prompts::ActiveModel = prompt.into();
+    if let Some(name) = patch.name {
+        model.name = Set(PromptName::parse(&name)?.as_str().to_owned());
+    }
+    if let Some(d) = patch.description {
+        model.description = Set(parse_description(&d)?);
+    }
+    if let Some(tags) = patch.tags {
+        model.tags =
+            Set(serde_json::to_string(&parse_tags(&tags)?).unwrap_or_else(|_| "[]".into()));
+    }
+    model.updated_at = Set(Utc::now());
+    match model.update(db).await {
+        Ok(p) => Ok(p.into()),
+        Err(e) if is_unique_violation(&e) => Err(Error::conflict(
+            "a prompt with this name already exists in this project",
+        )
+        .with_details(serde_json::json!({ "field": "name", "reason": "prompt_name_taken" }))),
+        Err(e) => Err(db_error("update prompt")(e)),
+    }
+}
+
+/// Move to the trash (`trash = true`) or restore from it.
+pub async fn set_trashed(
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    trash: bool,
+) -> Result<Prompt> {
+    let prompt = load(db, who, id, Action::Write).await?;
+    let mut model: prompts::ActiveModel = prompt.into();
+    model.deleted_at = Set(trash.then(Utc::now));
+    model.updated_at = Set(Utc::now());
+    Ok(model
+        .update(db)
+        .await
+        .map_err(db_error("trash prompt"))?
+        .into())
+}
