@@ -74,6 +74,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=routes::register::Register ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=components::app_layout::AppLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=routes::home::Home/>
+                        <Route path=path!("/prompts") view=routes::prompts::PromptList/>
+                        <Route path=path!("/prompts/:id") view=routes::prompt_page::PromptPage/>
+                        <Route path=path!("/prompts/:id/versions/:n") view=routes::version_page::VersionPage/>
+                        <Route path=path!("/prompts/:id/diff") view=routes::diff_page::DiffPage/>
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -2,6 +2,8 @@
 //! `/api/v1`, health, preferences), its middleware, and start/stop. `main.rs` only reads
 //! the configuration and calls [`run`]; integration tests call [`router`] and [`serve`] on
 //! port 0.
+// Deeply nested Leptos view types need more than the default.
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod health;

@@ -15,6 +15,16 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
         Some("name_invalid") => t_string!(i18n, errors.name_invalid),
         Some("password_too_short") => t_string!(i18n, errors.password_too_short),
         Some("password_too_long") => t_string!(i18n, errors.password_too_long),
+        Some("prompt_name_invalid") => t_string!(i18n, errors.prompt_name_invalid),
+        Some("prompt_name_taken") => t_string!(i18n, errors.prompt_name_taken),
+        Some("stale_base") => t_string!(i18n, errors.stale_base),
+        Some("template_syntax") => t_string!(i18n, errors.template_syntax),
+        Some("template_undefined_variable") => t_string!(i18n, errors.template_undefined_variable),
+        Some("template_render") => t_string!(i18n, errors.template_render),
+        Some("label_invalid") => t_string!(i18n, errors.label_invalid),
+        Some("param_invalid") => t_string!(i18n, errors.param_invalid),
+        Some("messages_count") => t_string!(i18n, errors.messages_count),
+        Some("variable_type") => t_string!(i18n, errors.variable_type),
         _ => match error.code {
             ErrorCode::ValidationError => t_string!(i18n, errors.validation_error),
             ErrorCode::Unauthorized => t_string!(i18n, errors.bad_credentials),
@@ -30,7 +40,25 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
             }
         },
     };
-    text.to_string()
+    // Template errors say where: the variable, or the message, line and column.
+    let mut text = text.to_string();
+    if let Some(var) = error.details.get("variable").and_then(|v| v.as_str()) {
+        text.push_str(&format!(" ({var})"));
+    } else if let (Some(msg), Some(line)) = (
+        error.details.get("message_index"),
+        error.details.get("line").and_then(|l| l.as_u64()),
+    ) {
+        let col = error
+            .details
+            .get("column")
+            .and_then(|c| c.as_u64())
+            .unwrap_or(0);
+        text.push_str(&format!(
+            " (#{} {line}:{col})",
+            msg.as_u64().unwrap_or(0) + 1
+        ));
+    }
+    text
 }
 
 /// An alert box for the error of the last submission, if it failed.

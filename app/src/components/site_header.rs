@@ -14,7 +14,10 @@ pub fn SiteHeader(me: Me) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="site-header">
-            <A href="/" attr:class="brand">{t!(i18n, brand)}</A>
+            <div class="header-left">
+                <A href="/" attr:class="brand">{t!(i18n, brand)}</A>
+                <A href="/prompts" attr:class="nav-link">{t!(i18n, nav.prompts)}</A>
+            </div>
             <nav class="header-tools">
                 <LocaleSwitch/>
                 <ThemeToggle/>

@@ -1,0 +1,177 @@
+//! Prompts, versions and labels from the browser. Form-shaped functions (create,
+//! restore, label) take URL-encoded fields so they work as plain HTML form posts; saving
+//! from the editor sends JSON.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use promptlab::labels::{Label, LabelEvent};
+use promptlab::prompts::{Page, Prompt};
+use promptlab::versions::diff::VersionDiff;
+use promptlab::versions::{SaveOutcome, SaveVersion, Version};
+use promptlab::Error;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Everything the prompt page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub prompt: Prompt,
+    /// Newest first.
+    pub versions: Vec<Version>,
+    pub labels: Vec<Label>,
+    pub history: Vec<LabelEvent>,
+}
+
+#[server(prefix = "/api", endpoint = "prompts/list")]
+pub async fn list_prompts(
+    q: Option<String>,
+    tag: Option<String>,
+    deleted: Option<bool>,
+) -> Result<Page<Prompt>, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let query = promptlab::prompts::PromptQuery {
+        q,
+        tag,
+        deleted: deleted.unwrap_or(false),
+        per_page: Some(100),
+        ..Default::default()
+    };
+    promptlab::prompts::service::list(engine.db(), &who, query)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/create")]
+pub async fn create_prompt(
+    name: String,
+    description: String,
+    tags: String,
+) -> Result<Prompt, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let tags = tags
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let req = promptlab::prompts::NewPrompt {
+        project_id: None,
+        name,
+        description,
+        tags,
+        content: None,
+        note: String::new(),
+    };
+    let prompt = promptlab::prompts::service::create(engine.db(), &who, req)
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect(&format!("/prompts/{}", prompt.id));
+    Ok(prompt)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/workspace")]
+pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let db = engine.db();
+    let prompt = promptlab::prompts::service::get(db, &who, id)
+        .await
+        .map_err(fail)?;
+    let versions = promptlab::versions::service::list(db, &who, id)
+        .await
+        .map_err(fail)?;
+    let labels = promptlab::labels::service::list(db, &who, id)
+        .await
+        .map_err(fail)?;
+    let history = promptlab::labels::service::history(db, &who, id, None)
+        .await
+        .map_err(fail)?;
+    Ok(Workspace {
+        prompt,
+        versions,
+        labels,
+        history,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "prompts/save", input = Json)]
+pub async fn save_prompt_version(prompt_id: Uuid, save: SaveVersion) -> Result<SaveOutcome, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    promptlab::versions::service::save(engine.db(), &who, prompt_id, save)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/restore")]
+pub async fn restore_version(prompt_id: Uuid, number: i32) -> Result<SaveOutcome, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let outcome = promptlab::versions::service::restore(engine.db(), &who, prompt_id, number, None)
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect(&format!(
+        "/prompts/{prompt_id}/versions/{}",
+        outcome.version.number
+    ));
+    Ok(outcome)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/label")]
+pub async fn set_label(prompt_id: Uuid, number: i32, label: String) -> Result<Label, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let label =
+        promptlab::labels::service::move_label(engine.db(), &who, prompt_id, &label, number)
+            .await
+            .map_err(fail)?;
+    leptos_axum::redirect(&format!("/prompts/{prompt_id}/versions/{number}"));
+    Ok(label)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/version")]
+pub async fn get_version(prompt_id: Uuid, number: i32) -> Result<(Prompt, Version), Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let prompt = promptlab::prompts::service::get(engine.db(), &who, prompt_id)
+        .await
+        .map_err(fail)?;
+    let version = promptlab::versions::service::get(engine.db(), &who, prompt_id, number)
+        .await
+        .map_err(fail)?;
+    Ok((prompt, version))
+}
+
+#[server(prefix = "/api", endpoint = "prompts/diff")]
+pub async fn diff_versions(prompt_id: Uuid, from: i32, to: i32) -> Result<VersionDiff, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    promptlab::versions::service::diff(engine.db(), &who, prompt_id, from, to)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/api", endpoint = "prompts/trash")]
+pub async fn trash_prompt(prompt_id: Uuid, trash: bool) -> Result<Prompt, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    let who = require_caller(&engine).await?;
+    let prompt = promptlab::prompts::service::set_trashed(engine.db(), &who, prompt_id, trash)
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect(if trash {
+        "/prompts"
+    } else {
+        "/prompts?deleted=true"
+    });
+    Ok(prompt)
+}

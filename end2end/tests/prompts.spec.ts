@@ -1,0 +1,113 @@
+import { test, expect, Page } from '@playwright/test';
+
+const unique = () => `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+
+async function signUp(page: Page) {
+  const email = `pat-${unique()}@example.com`;
+  // Registering through the page's own request context shares its cookies.
+  const res = await page.request.post('/api/v1/auth/register', {
+    data: { email, name: 'Pat Prompter', password: 'correct-horse-battery' },
+  });
+  expect(res.status()).toBe(201);
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test.describe('hydrated', () => {
+  test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, 'the editor needs JavaScript');
+
+  test('write, preview, version, diff, restore, label, fetch by label', async ({ page }) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await signUp(page);
+    const name = `writer-${unique()}`;
+
+    await page.goto('/prompts');
+    await hydrated(page);
+    await page.getByTestId('new-prompt-name').fill(name);
+    await page.getByRole('button', { name: 'Create prompt' }).click();
+    await expect(page.getByTestId('prompt-title')).toHaveText(name);
+    await hydrated(page);
+
+    // Type a template: the variables panel and the preview follow as you type.
+    await page.getByTestId('message-0').fill('You write for {{ audience }}.');
+    await page.getByTestId('message-1').fill('Write about {{ topic }}.');
+    await expect(page.getByTestId('variables').locator('tr')).toHaveCount(2);
+    await page.getByTestId('value-audience').fill('engineers');
+    await page.getByTestId('value-topic').fill('tides');
+    await expect(page.getByTestId('preview')).toContainText('You write for engineers.');
+    await expect(page.getByTestId('preview')).toContainText('Write about tides.');
+
+    // Save v1 (with the keyboard), then v2.
+    await page.getByTestId('note').fill('first draft');
+    await page.keyboard.press('Control+s');
+    await expect(page.getByTestId('flash')).toHaveText('Saved version v1');
+    await page.getByTestId('message-1').fill('Write a short post about {{ topic }}.');
+    await expect(page.getByTestId('preview')).toContainText('Write a short post about tides.');
+    await page.getByTestId('note').fill('shorter');
+    await page.getByTestId('save').click();
+    await expect(page.getByTestId('flash')).toHaveText('Saved version v2');
+    await expect(page.getByTestId('history').locator('[data-version]')).toHaveCount(2);
+
+    // Saving again unchanged creates nothing.
+    await page.getByTestId('save').click();
+    await expect(page.getByTestId('flash')).toHaveText('No changes: nothing to save.');
+
+    // The diff shows the change.
+    await page.getByTestId('history').locator('[data-version="2"]').getByRole('link', { name: 'Compare with previous' }).click();
+    await expect(page.getByTestId('diff')).toContainText('- Write about {{ topic }}.');
+    await expect(page.getByTestId('diff')).toContainText('+ Write a short post about {{ topic }}.');
+
+    // Restore v1: it becomes v3, equal to v1.
+    await page.goto(page.url().replace(/\/diff.*$/, '/versions/1'));
+    await hydrated(page);
+    const v1Hash = await page.locator('code.small').textContent();
+    await page.getByTestId('restore').click();
+    await expect(page.getByTestId('version-title')).toContainText('v3');
+    await expect(page.locator('code.small')).toHaveText(v1Hash ?? '');
+
+    // Label v3 production; the REST API serves it by label.
+    await hydrated(page);
+    await page.getByTestId('set-label').click();
+    await expect(page.getByTestId('version-label')).toHaveText('production');
+    const deployed = await page.request.get(`/api/v1/prompts/${name}?label=production`);
+    expect(deployed.status()).toBe(200);
+    const body = await deployed.json();
+    expect(body.version.number).toBe(3);
+    expect(body.version.messages[1].content).toBe('Write about {{ topic }}.');
+    expect(errors).toEqual([]);
+  });
+});
+
+test('a version page renders and works without JavaScript', async ({ page, javaScriptEnabled }) => {
+  test.skip(javaScriptEnabled, 'the no-JS project covers this');
+  await signUp(page);
+  const name = `nojs-${unique()}`;
+  const created = await page.request.post('/api/v1/prompts', {
+    data: {
+      name,
+      tags: ['demo'],
+      content: { messages: [{ role: 'user', content: 'Translate {{ text }} into French.' }] },
+      note: 'first',
+    },
+  });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+
+  await page.goto('/prompts?tag=demo');
+  await page.getByRole('link', { name }).click();
+  await expect(page.getByTestId('prompt-title')).toHaveText(name);
+  await page.getByTestId('history').getByRole('link', { name: 'v1' }).click();
+  await expect(page.getByTestId('version-title')).toContainText('v1');
+  await expect(page.getByTestId('version-message')).toHaveText('Translate {{ text }} into French.');
+
+  // Plain form posts: label, then restore.
+  await page.getByTestId('label-name').fill('staging');
+  await page.getByTestId('set-label').click();
+  await expect(page.getByTestId('version-label')).toHaveText('staging');
+  await page.getByTestId('restore').click();
+  // Identical to the latest: nothing new; the page says v1 still.
+  await expect(page).toHaveURL(new RegExp(`/prompts/${id}/versions/1$`));
+});
