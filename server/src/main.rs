@@ -1,4 +1,5 @@
-//! `promptlab-server`: read the configuration, start the engine, serve until signalled.
+//! `promptlab-server [serve|seed]`: read the configuration, start the engine (connect and
+//! migrate), then serve until signalled, or create the demo account and prompts and exit.
 
 use promptlab::config::Config;
 use promptlab::engine::Engine;
@@ -6,6 +7,13 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
+    if !matches!(command.as_str(), "serve" | "seed") {
+        eprintln!("usage: promptlab-server [serve|seed]");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -33,6 +41,32 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if command == "seed" {
+        let result = promptlab::seed::seed(&engine).await;
+        engine.close().await;
+        return match result {
+            Ok(promptlab::seed::Seeded::Created { prompts }) => {
+                println!(
+                    "Demo account created: {} / {} ({prompts} example prompts)",
+                    promptlab::seed::DEMO_EMAIL,
+                    promptlab::seed::DEMO_PASSWORD
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(promptlab::seed::Seeded::AlreadyThere) => {
+                println!(
+                    "Demo account: {} / {}",
+                    promptlab::seed::DEMO_EMAIL,
+                    promptlab::seed::DEMO_PASSWORD
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "seeding failed");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
