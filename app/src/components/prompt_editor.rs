@@ -159,11 +159,7 @@ pub fn PromptEditor(
                                     .into_iter()
                                     .map(|(role, value)| view! {
                                         <option value=value selected=move || content.with(|c| c.messages.get(i).map(|m| m.role) == Some(role))>
-                                            {move || match role {
-                                                MessageRole::System => t_string!(i18n, editor.role_system),
-                                                MessageRole::User => t_string!(i18n, editor.role_user),
-                                                MessageRole::Assistant => t_string!(i18n, editor.role_assistant),
-                                            }}
+                                            {move || super::role_label::role_label(i18n, role)}
                                         </option>
                                     })
                                     .collect_view()}
@@ -221,7 +217,7 @@ pub fn PromptEditor(
                             .into_iter()
                             .map(|m| view! {
                                 <div class="preview-message">
-                                    <span class="chip">{m.role.as_str()}</span>
+                                    <span class="chip">{move || super::role_label::role_label(i18n, m.role)}</span>
                                     <pre>{m.content}</pre>
                                 </div>
                             })

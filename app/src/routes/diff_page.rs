@@ -3,6 +3,7 @@
 
 use super::prompt_page::prompt_id_param;
 use crate::components::error_notice::ErrorNotice;
+use crate::components::role_label::status_label;
 use crate::functions::prompts::diff_versions;
 use crate::i18n::*;
 use leptos::prelude::*;
@@ -46,9 +47,11 @@ pub fn DiffPage() -> impl IntoView {
                         <div class="diff" data-testid="diff">
                             <h2>{format!("v{} → v{}", d.from, d.to)}</h2>
                             {d.identical.then(|| view! { <p class="notice" data-testid="identical">{t!(i18n, diff.identical)}</p> })}
-                            {d.messages.into_iter().map(|m| view! {
+                            {d.messages.into_iter().map(|m| {
+                                let status = m.status.clone();
+                                view! {
                                 <section class="card diff-message" data-status=m.status.clone()>
-                                    <h3>{t!(i18n, diff.message)} {format!(" {} · {}", m.index + 1, m.role_to.clone().or(m.role_from.clone()).unwrap_or_default())} <span class="chip">{m.status.clone()}</span></h3>
+                                    <h3>{t!(i18n, diff.message)} {format!(" {}", m.index + 1)} <span class="chip">{move || status_label(i18n, &status)}</span></h3>
                                     <pre class="diff-lines">
                                         {m.lines.into_iter().map(|l| {
                                             let (class, sign) = match l.tag { LineTag::Equal => ("eq", "  "), LineTag::Insert => ("ins", "+ "), LineTag::Delete => ("del", "- ") };
@@ -56,7 +59,7 @@ pub fn DiffPage() -> impl IntoView {
                                         }).collect_view()}
                                     </pre>
                                 </section>
-                            }).collect_view()}
+                            }}).collect_view()}
                             <FieldTable title=t_string!(i18n, diff.params).to_owned() changes=d.params/>
                             <FieldTable title=t_string!(i18n, diff.variables).to_owned() changes=d.variables/>
                         </div>

@@ -3,6 +3,7 @@
 
 use super::prompt_page::prompt_id_param;
 use crate::components::error_notice::ErrorNotice;
+use crate::components::role_label::role_label;
 use crate::components::version_history::when;
 use crate::functions::prompts::{get_version, RestoreVersion, SetLabel};
 use crate::i18n::*;
@@ -59,12 +60,14 @@ pub fn VersionPage() -> impl IntoView {
                             <div class="two-col wide">
                                 <section class="card">
                                     <h2>{t!(i18n, editor.messages)}</h2>
-                                    {v.content.messages.iter().map(|m| view! {
+                                    {v.content.messages.iter().map(|m| {
+                                        let role = m.role;
+                                        view! {
                                         <div class="preview-message">
-                                            <span class="chip">{m.role.as_str()}</span>
+                                            <span class="chip">{move || role_label(i18n, role)}</span>
                                             <pre data-testid="version-message">{m.content.clone()}</pre>
                                         </div>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                     <h2>{t!(i18n, editor.params)}</h2>
                                     <pre class="params-json">{serde_json::to_string_pretty(&v.content.params).unwrap_or_default()}</pre>
                                     {(!v.content.variables.is_empty()).then(|| view! {
