@@ -176,7 +176,7 @@ pub fn PromptEditor(
                         <TemplateInput
                             value=Signal::derive(move || content.with(|c| c.messages.get(i).map(|m| m.content.clone()).unwrap_or_default()))
                             on_input=Callback::new(move |text| set_message(i, text))
-                            label=format!("message {}", i + 1)
+                            label=format!("{} {}", t_string!(i18n, editor.messages), i + 1)
                             testid=format!("message-{i}")
                         />
                     </div>

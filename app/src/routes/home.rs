@@ -5,6 +5,7 @@ use crate::i18n::*;
 use leptos::prelude::*;
 use leptos_i18n::I18nContext;
 use leptos_meta::Title;
+use leptos_router::components::A;
 use promptlab::projects::Role;
 
 #[component]
@@ -34,7 +35,7 @@ pub fn Home() -> impl IntoView {
                             })
                             .collect_view()}
                     </ul>
-                    <p class="muted">{t!(i18n, home.next_steps)}</p>
+                    <p class="muted">{t!(i18n, home.next_steps)} " " <A href="/prompts">{t!(i18n, nav.prompts)} " →"</A></p>
                 })
             })}
         </Suspense>
