@@ -39,6 +39,31 @@ pub struct Config {
     /// Extra origins (scheme://host[:port]) allowed to make state-changing requests, for
     /// deployments behind a proxy that rewrites `Host`.
     pub allowed_origins: Vec<String>,
+    /// Model providers: keys, endpoints, model allowlists (never logged).
+    pub providers: ProviderSettings,
+}
+
+/// One hosted provider's settings.
+#[derive(Clone, Default)]
+pub struct ProviderAccess {
+    pub api_key: Option<String>,
+    pub base_url: String,
+    /// Allowed models; empty means "any" (OpenAI-compatible servers).
+    pub models: Vec<String>,
+}
+
+/// Everything about model providers, from the environment.
+#[derive(Clone, Default)]
+pub struct ProviderSettings {
+    pub openai: ProviderAccess,
+    pub anthropic: ProviderAccess,
+    pub groq: ProviderAccess,
+    /// Configured only when `OPENAI_COMPAT_BASE_URL` is set.
+    pub compat: Option<ProviderAccess>,
+    /// Words per second of the offline mock (0 = as fast as possible).
+    pub mock_tokens_per_second: u32,
+    /// `PRICES_JSON`: overrides and custom models for the price table.
+    pub prices_json: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -143,6 +168,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            providers: provider_settings(&get)?,
         })
     }
 
@@ -150,6 +176,82 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.env == AppEnv::Production
     }
+}
+
+fn provider_settings<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<ProviderSettings, ConfigError> {
+    let list = |k: &str, default: &[&str]| -> Vec<String> {
+        match get(k) {
+            Some(v) => v
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .collect(),
+            None => default.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    };
+    let access =
+        |key: &str, url_var: &str, url: &str, models_var: &str, models: &[&str]| ProviderAccess {
+            api_key: get(key).map(str::to_owned),
+            base_url: get(url_var).unwrap_or(url).trim_end_matches('/').to_owned(),
+            models: list(models_var, models),
+        };
+    let mock_rate = match get("MOCK_TOKENS_PER_SECOND") {
+        None => 40,
+        Some(v) => v.parse::<u32>().map_err(|_| {
+            ConfigError(format!(
+                "MOCK_TOKENS_PER_SECOND must be a whole number, not {v:?}"
+            ))
+        })?,
+    };
+    let prices_json = get("PRICES_JSON").map(str::to_owned);
+    if let Some(json) = &prices_json {
+        crate::pricing::PriceTable::builtin()
+            .with_overrides(json)
+            .map_err(|e| ConfigError(e.message))?;
+    }
+    Ok(ProviderSettings {
+        openai: access(
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "https://api.openai.com/v1",
+            "OPENAI_MODELS",
+            &[
+                "gpt-4o",
+                "gpt-4o-mini",
+                "gpt-4.1",
+                "gpt-4.1-mini",
+                "gpt-4.1-nano",
+                "o3-mini",
+            ],
+        ),
+        anthropic: access(
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "https://api.anthropic.com",
+            "ANTHROPIC_MODELS",
+            &[
+                "claude-sonnet-4-0",
+                "claude-opus-4-0",
+                "claude-3-5-haiku-latest",
+            ],
+        ),
+        groq: access(
+            "GROQ_API_KEY",
+            "GROQ_BASE_URL",
+            "https://api.groq.com/openai/v1",
+            "GROQ_MODELS",
+            &["llama-3.3-70b-versatile", "llama-3.1-8b-instant"],
+        ),
+        compat: get("OPENAI_COMPAT_BASE_URL").map(|url| ProviderAccess {
+            api_key: get("OPENAI_COMPAT_API_KEY").map(str::to_owned),
+            base_url: url.trim_end_matches('/').to_owned(),
+            models: list("OPENAI_COMPAT_MODELS", &[]),
+        }),
+        mock_tokens_per_second: mock_rate,
+        prices_json,
+    })
 }
 
 fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, ConfigError> {

@@ -15,6 +15,8 @@ pub struct Engine {
     db: DatabaseConnection,
     config: Arc<Config>,
     keys: Arc<crate::auth::tokens::TokenKeys>,
+    providers: Arc<crate::providers::registry::Registry>,
+    prices: Arc<crate::pricing::PriceTable>,
 }
 
 impl Engine {
@@ -27,10 +29,21 @@ impl Engine {
     /// Build an engine over an already-migrated connection.
     pub fn with_db(db: DatabaseConnection, config: Config) -> Self {
         let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
+        let providers = Arc::new(crate::providers::registry::Registry::from_settings(
+            &config.providers,
+        ));
+        // Config::from_vars already refused a PRICES_JSON that does not parse.
+        let builtin = crate::pricing::PriceTable::builtin();
+        let prices = match &config.providers.prices_json {
+            Some(json) => builtin.clone().with_overrides(json).unwrap_or(builtin),
+            None => builtin,
+        };
         Self {
             db,
             config: Arc::new(config),
             keys,
+            providers,
+            prices: Arc::new(prices),
         }
     }
 
@@ -40,6 +53,16 @@ impl Engine {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The configured model providers.
+    pub fn providers(&self) -> &crate::providers::registry::Registry {
+        &self.providers
+    }
+
+    /// The price table in force (built-in prices with `PRICES_JSON` applied).
+    pub fn prices(&self) -> &crate::pricing::PriceTable {
+        &self.prices
     }
 
     /// True when the database answers.

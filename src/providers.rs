@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod anthropic;
 pub mod mock;
 pub mod openai;
+pub mod registry;
 mod sse;
 
 /// What a provider is asked.
@@ -136,6 +137,13 @@ pub trait Provider: Send + Sync {
     /// Start the request; errors before the first byte come back here, later ones in the
     /// stream.
     fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<DeltaStream, ProviderError>>;
+}
+
+/// Shows the provider's name only: clients hold keys.
+impl std::fmt::Debug for dyn Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provider({})", self.name())
+    }
 }
 
 #[cfg(test)]

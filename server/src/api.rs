@@ -15,7 +15,30 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/auth/me", axum::routing::get(auth::me))
         .merge(prompts::router())
+        .route("/providers", axum::routing::get(providers))
         .fallback(error::not_found)
+}
+
+/// The providers and models this server can run, with prices; never any key.
+async fn providers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    extract::Caller(_who): extract::Caller,
+) -> axum::Json<serde_json::Value> {
+    let engine = &state.engine;
+    let list: Vec<serde_json::Value> = engine
+        .providers()
+        .catalog()
+        .into_iter()
+        .map(|p| {
+            let prices: serde_json::Map<String, serde_json::Value> = p
+                .models
+                .iter()
+                .filter_map(|m| engine.prices().price(&p.name, m).map(|price| (m.clone(), serde_json::json!(price))))
+                .collect();
+            serde_json::json!({ "name": p.name, "models": p.models, "mock": p.mock, "prices": prices })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "providers": list }))
 }
 
 /// Credential-checking routes; the caller wraps them in the auth rate limit.

@@ -132,3 +132,61 @@ async fn responses_are_compressed_when_asked() {
     assert_eq!(res.headers()["content-encoding"], "gzip");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn provider_catalog_never_shows_keys() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("OPENAI_API_KEY", "sk-this-must-not-leak-0123456789"),
+            ("ANTHROPIC_API_KEY", "sk-ant-also-secret"),
+        ],
+    )
+    .await;
+    let token = app.token_for("keys@example.com").await;
+    let res = app
+        .client()
+        .get(app.url("/api/v1/providers"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains("must-not-leak") && !text.contains("also-secret"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["anthropic", "mock", "openai"]);
+    assert_eq!(v["providers"][1]["mock"], true);
+    assert_eq!(
+        v["providers"][2]["prices"]["gpt-4o-mini"]["input_per_mtok"],
+        0.15
+    );
+    // Pages do not carry them either.
+    let html = app
+        .client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("must-not-leak"));
+    let res = app
+        .client()
+        .get(app.url("/api/v1/providers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    app.stop().await;
+}
