@@ -4,9 +4,11 @@
 pub mod app_layout;
 pub mod error_notice;
 pub mod locale_switch;
+pub mod params_form;
 pub mod prompt_editor;
 pub mod role_label;
 pub mod site_header;
 pub mod template_input;
 pub mod theme_toggle;
+pub mod variable_row;
 pub mod version_history;

@@ -138,7 +138,7 @@ async fn provider_catalog_never_shows_keys() {
     let app = TestApp::spawn_with(
         Backend::Sqlite,
         &[
-            ("OPENAI_API_KEY", "sk-this-must-not-leak-0123456789"),
+            ("OPENAI_API_KEY", "fake-openai-key-must-not-leak"),
             ("ANTHROPIC_API_KEY", "sk-ant-also-secret"),
         ],
     )
