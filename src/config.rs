@@ -53,7 +53,7 @@ pub struct ProviderAccess {
 }
 
 /// Everything about model providers, from the environment.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ProviderSettings {
     pub openai: ProviderAccess,
     pub anthropic: ProviderAccess,
@@ -62,8 +62,8 @@ pub struct ProviderSettings {
     pub compat: Option<ProviderAccess>,
     /// Words per second of the offline mock (0 = as fast as possible).
     pub mock_tokens_per_second: u32,
-    /// `PRICES_JSON`: overrides and custom models for the price table.
-    pub prices_json: Option<String>,
+    /// Built-in prices with `PRICES_JSON` (overrides and custom models) applied.
+    pub prices: crate::pricing::PriceTable,
 }
 
 impl std::fmt::Debug for Config {
@@ -205,12 +205,13 @@ fn provider_settings<'a>(
             ))
         })?,
     };
-    let prices_json = get("PRICES_JSON").map(str::to_owned);
-    if let Some(json) = &prices_json {
-        crate::pricing::PriceTable::builtin()
+    let builtin = crate::pricing::PriceTable::builtin();
+    let prices = match get("PRICES_JSON") {
+        Some(json) => builtin
             .with_overrides(json)
-            .map_err(|e| ConfigError(e.message))?;
-    }
+            .map_err(|e| ConfigError(e.message))?,
+        None => builtin,
+    };
     Ok(ProviderSettings {
         openai: access(
             "OPENAI_API_KEY",
@@ -250,7 +251,7 @@ fn provider_settings<'a>(
             models: list("OPENAI_COMPAT_MODELS", &[]),
         }),
         mock_tokens_per_second: mock_rate,
-        prices_json,
+        prices,
     })
 }
 

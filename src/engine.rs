@@ -32,18 +32,13 @@ impl Engine {
         let providers = Arc::new(crate::providers::registry::Registry::from_settings(
             &config.providers,
         ));
-        // Config::from_vars already refused a PRICES_JSON that does not parse.
-        let builtin = crate::pricing::PriceTable::builtin();
-        let prices = match &config.providers.prices_json {
-            Some(json) => builtin.clone().with_overrides(json).unwrap_or(builtin),
-            None => builtin,
-        };
+        let prices = Arc::new(config.providers.prices.clone());
         Self {
             db,
             config: Arc::new(config),
             keys,
             providers,
-            prices: Arc::new(prices),
+            prices,
         }
     }
 
