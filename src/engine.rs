@@ -17,6 +17,7 @@ pub struct Engine {
     keys: Arc<crate::auth::tokens::TokenKeys>,
     providers: Arc<crate::providers::registry::Registry>,
     prices: Arc<crate::pricing::PriceTable>,
+    runtime: Arc<crate::runs::pool::Runtime>,
 }
 
 impl Engine {
@@ -39,6 +40,7 @@ impl Engine {
             keys,
             providers,
             prices,
+            runtime: Arc::default(),
         }
     }
 
@@ -58,6 +60,20 @@ impl Engine {
     /// The price table in force (built-in prices with `PRICES_JSON` applied).
     pub fn prices(&self) -> &crate::pricing::PriceTable {
         &self.prices
+    }
+
+    /// The run engine's shared parts: event bus, worker wake-up, lease name.
+    pub fn runtime(&self) -> &crate::runs::pool::Runtime {
+        &self.runtime
+    }
+
+    pub fn runtime_arc(&self) -> Arc<crate::runs::pool::Runtime> {
+        self.runtime.clone()
+    }
+
+    /// Start the worker pool that executes queued runs.
+    pub fn start_workers(&self) -> crate::runs::pool::Workers {
+        crate::runs::pool::Workers::start(self.clone())
     }
 
     /// True when the database answers.

@@ -11,6 +11,7 @@ pub mod labels;
 pub mod pricing;
 pub mod projects;
 pub mod prompts;
+pub mod runs;
 pub mod template;
 pub mod versions;
 

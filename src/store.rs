@@ -16,6 +16,7 @@ pub mod memberships;
 pub mod projects;
 pub mod prompt_versions;
 pub mod prompts;
+pub mod runs;
 pub mod sessions;
 pub mod users;
 

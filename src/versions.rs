@@ -172,7 +172,7 @@ impl VersionContent {
     }
 }
 
-fn validate_params(p: &ModelParams) -> Result<()> {
+pub(crate) fn validate_params(p: &ModelParams) -> Result<()> {
     let bad = |field: &str, msg: &str| {
         Err(Error::invalid_field(
             &format!("params.{field}"),

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_accounts;
 mod m20261122_000002_prompts;
+mod m20261122_000003_runs;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_prompts::Migration),
+            Box::new(m20261122_000003_runs::Migration),
         ]
     }
 }

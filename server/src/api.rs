@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod prompts;
+pub mod runs;
 
 /// Routes that are not rate limited.
 pub fn router() -> Router<AppState> {
@@ -15,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/auth/me", axum::routing::get(auth::me))
         .merge(prompts::router())
+        .merge(runs::router())
         .route("/providers", axum::routing::get(providers))
         .fallback(error::not_found)
 }

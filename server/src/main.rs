@@ -76,8 +76,16 @@ async fn main() -> ExitCode {
     };
     tracing::info!("listening on http://{addr}");
     let router = promptlab_server::router(engine.clone(), leptos_options);
-    let result =
-        promptlab_server::serve(listener, router, promptlab_server::shutdown_signal()).await;
+    let workers = engine.start_workers();
+    let runtime = engine.runtime_arc();
+    let shutdown = async move {
+        promptlab_server::shutdown_signal().await;
+        // Event streams never end on their own; end them so the server can drain.
+        runtime.bus.close_streams();
+    };
+    let result = promptlab_server::serve(listener, router, shutdown).await;
+    // In-flight runs get their grace period; the rest go back to the queue.
+    workers.shutdown().await;
     engine.close().await;
     match result {
         Ok(()) => {

@@ -10,4 +10,5 @@ mod accounts;
 mod pages;
 mod prompts;
 mod protection;
+mod runs;
 mod wasm_bundle;

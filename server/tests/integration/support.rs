@@ -67,6 +67,7 @@ pub struct TestApp {
     pub backend: Backend,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub workers: Option<promptlab::runs::pool::Workers>,
     _db: DbGuard,
 }
 
@@ -77,6 +78,14 @@ impl TestApp {
 
     /// Start a server with extra environment variables for its configuration.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let mut app = Self::spawn_idle(backend, extra).await;
+        app.workers = Some(app.engine.start_workers());
+        app
+    }
+
+    /// A server whose worker pool is not started: runs stay queued until
+    /// [`TestApp::start_workers`].
+    pub async fn spawn_idle(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let (url, guard) = match backend {
             Backend::Sqlite => {
                 let dir =
@@ -133,7 +142,14 @@ impl TestApp {
             backend,
             shutdown: Some(tx),
             server: Some(server),
+            workers: None,
             _db: guard,
+        }
+    }
+
+    pub fn start_workers(&mut self) {
+        if self.workers.is_none() {
+            self.workers = Some(self.engine.start_workers());
         }
     }
 
@@ -180,8 +196,12 @@ impl TestApp {
 
     /// Stop the server gracefully and release the database (dropped by the guard).
     pub async fn stop(mut self) {
+        self.engine.runtime().bus.close_streams();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(w) = self.workers.take() {
+            w.shutdown().await;
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;

@@ -30,6 +30,9 @@ impl Api<'_> {
             token: app.token_for(email).await,
         }
     }
+    pub(crate) fn with_token(app: &TestApp, token: String) -> Api<'_> {
+        Api { app, token }
+    }
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,

@@ -1,0 +1,367 @@
+//! A fake model provider on loopback that speaks the OpenAI chat-completions and Anthropic
+//! Messages streaming wire formats, for tests and benchmarks.
+//!
+//! Each request is scripted by its model name: `name:key=value,key=value` (the name is
+//! free text). Keys:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `tokens=N` | words to stream (default 5) |
+//! | `delay=MS` | pause before each word (default 0) |
+//! | `latency=MS` | pause before the response headers (default 0) |
+//! | `fail=F` | `429`, `500`, `529`, `400`, `401`, `403`, `404` (an HTTP error), `hang` (no byte, ever), `reset` (connection reset after two words), `malformed` (a broken chunk after one word) |
+//! | `times=N` | fail only the first N requests with the same script and messages, then succeed |
+//! | `retry_after=S` | `Retry-After` on 429/503/529 answers |
+//! | `nousage=1` | no usage at the end |
+//! | `unknown=1` | unknown event types in between (clients must ignore them) |
+//! | `strict=1` | OpenAI: reject `stream_options` with 400, like some compatible servers |
+//!
+//! A bare fault name (`429`, `hang`, `reset`, …) is shorthand for `fail=` it. The server
+//! counts requests per script and messages: `GET /requests` returns the counts.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Response, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Words the fake streams, cycled.
+const WORDS: &[&str] = &[
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Script {
+    pub tokens: usize,
+    pub delay: Duration,
+    pub latency: Duration,
+    pub fail: Option<String>,
+    pub times: Option<u32>,
+    pub retry_after: Option<String>,
+    pub nousage: bool,
+    pub unknown: bool,
+    pub strict: bool,
+}
+
+impl Script {
+    /// Read a script from a model name.
+    pub fn parse(model: &str) -> Self {
+        let mut s = Script {
+            tokens: 5,
+            ..Default::default()
+        };
+        let (name, opts) = match model.split_once(':') {
+            Some((n, o)) => (n, o),
+            None => (model, ""),
+        };
+        if matches!(
+            name,
+            "429" | "500" | "529" | "400" | "401" | "403" | "404" | "hang" | "reset" | "malformed"
+        ) {
+            s.fail = Some(name.to_owned());
+        }
+        match name {
+            "nousage" => s.nousage = true,
+            "unknown" => s.unknown = true,
+            "strict" => s.strict = true,
+            _ => {}
+        }
+        for kv in opts.split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, "1"));
+            let n = v.parse::<u64>().unwrap_or(0);
+            match k {
+                "tokens" => s.tokens = n as usize,
+                "delay" => s.delay = Duration::from_millis(n),
+                "latency" => s.latency = Duration::from_millis(n),
+                "fail" => s.fail = Some(v.to_owned()),
+                "times" => s.times = Some(n as u32),
+                "retry_after" => s.retry_after = Some(v.to_owned()),
+                "nousage" => s.nousage = n != 0,
+                "unknown" => s.unknown = n != 0,
+                "strict" => s.strict = n != 0,
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+#[derive(Clone, Default)]
+struct Fake {
+    counts: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Fake {
+    /// Count this request; returns how many came before it with the same key.
+    fn seen(&self, key: String) -> u32 {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = c.entry(key).or_insert(0);
+        *n += 1;
+        *n - 1
+    }
+}
+
+/// The fake's routes: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /requests`.
+pub fn router() -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/messages", post(anthropic))
+        .route("/requests", get(requests))
+        .with_state(Fake::default())
+}
+
+/// Serve on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router()).await
+}
+
+/// Start on an ephemeral loopback port in the background; returns `http://127.0.0.1:PORT`.
+pub async fn spawn() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the fake provider");
+    let addr = listener.local_addr().expect("fake provider address");
+    tokio::spawn(async move {
+        let _ = serve(listener).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn requests(State(fake): State<Fake>) -> Json<Value> {
+    let c = fake
+        .counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(json!(c))
+}
+
+fn key(body: &Value) -> String {
+    format!("{}|{}", body["model"], body["messages"])
+}
+
+/// The fault this request gets, if any.
+fn fault(fake: &Fake, script: &Script, body: &Value) -> Option<String> {
+    let before = fake.seen(key(body));
+    match (script.fail.as_ref(), script.times) {
+        (Some(f), Some(n)) if before < n => Some(f.clone()),
+        (_, Some(_)) => None,
+        (f, None) => f.cloned(),
+    }
+}
+
+fn error(status: u16, retry_after: Option<&str>, anthropic: bool) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json");
+    if let Some(r) = retry_after {
+        b = b.header("retry-after", r);
+    }
+    let body = if anthropic {
+        let kind = match status {
+            429 => "rate_limit_error",
+            529 => "overloaded_error",
+            401 => "authentication_error",
+            _ if status >= 500 => "api_error",
+            _ => "invalid_request_error",
+        };
+        json!({"type": "error", "error": {"type": kind, "message": format!("scripted {status}")}})
+    } else {
+        json!({"error": {"message": format!("scripted {status}"), "type": "scripted", "code": status}})
+    };
+    b.body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// An SSE response streaming `frames`, each after `delay`; `reset_after` cuts the
+/// connection with an error after that many frames.
+fn stream(frames: Vec<String>, delay: Duration, reset_after: Option<usize>) -> Response<Body> {
+    let total = frames.len();
+    let s = futures::stream::iter(frames.into_iter().enumerate())
+        .then(move |(i, frame)| async move {
+            let word = frame.contains("\"content\"") || frame.contains("text_delta");
+            if word && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            (i, frame)
+        })
+        .map(move |(i, frame)| match reset_after {
+            Some(n) if i >= n.min(total) => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "scripted reset",
+            )),
+            _ => Ok(Bytes::from(frame)),
+        })
+        // Stop after the first error so the body ends there.
+        .scan(false, |failed, item| {
+            if *failed {
+                return futures::future::ready(None);
+            }
+            *failed = item.is_err();
+            futures::future::ready(Some(item))
+        });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(s))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn hang() -> Response<Body> {
+    let s = futures::stream::pending::<Result<Bytes, std::io::Error>>();
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(s))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn word(i: usize) -> String {
+    let w = WORDS[i % WORDS.len()];
+    if i == 0 {
+        w.to_owned()
+    } else {
+        format!(" {w}")
+    }
+}
+
+fn input_tokens(body: &Value) -> u64 {
+    (body["messages"].to_string().len() as u64).div_ceil(4)
+}
+
+async fn openai(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<Body> {
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let script = Script::parse(&model);
+    if !script.latency.is_zero() {
+        tokio::time::sleep(script.latency).await;
+    }
+    if script.strict && body.get("stream_options").is_some() {
+        return Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"error": {"message": "Unrecognized request argument supplied: stream_options"}})
+                    .to_string(),
+            ))
+            .unwrap_or_else(|_| Response::new(Body::empty()));
+    }
+    let fault = fault(&fake, &script, &body);
+    if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
+        return error(status, script.retry_after.as_deref(), false);
+    }
+    if fault.as_deref() == Some("hang") {
+        return hang();
+    }
+    let served = "fake-model-2024-01-01";
+    let chunk = |delta: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+        )
+    };
+    let mut frames = vec![chunk(json!({"role": "assistant", "content": ""}))];
+    for i in 0..script.tokens {
+        frames.push(chunk(json!({ "content": word(i) })));
+        if script.unknown && i == 0 {
+            frames.push(": keep-alive comment\n\n".into());
+            frames.push("event: mystery\ndata: {\"type\":\"mystery\"}\n\n".into());
+        }
+        if fault.as_deref() == Some("malformed") && i == 0 {
+            frames.push("data: {\"choices\": [\n\n".into());
+        }
+    }
+    let with_usage = body.pointer("/stream_options/include_usage") == Some(&json!(true));
+    if with_usage && !script.nousage {
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served, "choices": [],
+                   "usage": {"prompt_tokens": input_tokens(&body), "completion_tokens": script.tokens, "total_tokens": input_tokens(&body) + script.tokens as u64}})
+        ));
+    }
+    frames.push("data: [DONE]\n\n".into());
+    let reset = (fault.as_deref() == Some("reset")).then_some(3);
+    stream(frames, script.delay, reset)
+}
+
+async fn anthropic(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<Body> {
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let script = Script::parse(&model);
+    if !script.latency.is_zero() {
+        tokio::time::sleep(script.latency).await;
+    }
+    let fault = fault(&fake, &script, &body);
+    if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
+        return error(status, script.retry_after.as_deref(), true);
+    }
+    if fault.as_deref() == Some("hang") {
+        return hang();
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut frames = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+            "model": "claude-fake-20240101", "content": [], "usage": {"input_tokens": input_tokens(&body), "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev("ping", json!({"type": "ping"})),
+    ];
+    for i in 0..script.tokens {
+        frames.push(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word(i)}}),
+        ));
+        if script.unknown && i == 0 {
+            frames.push(ev(
+                "mystery_event",
+                json!({"type": "mystery_event", "x": 1}),
+            ));
+        }
+        if fault.as_deref() == Some("malformed") && i == 0 {
+            frames.push("event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"delta\": \n\n".into());
+        }
+    }
+    frames.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    let usage = if script.nousage {
+        json!({})
+    } else {
+        json!({"output_tokens": script.tokens})
+    };
+    frames.push(ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
+    ));
+    frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    let reset = (fault.as_deref() == Some("reset")).then_some(5);
+    stream(frames, script.delay, reset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts() {
+        let s = Script::parse("x:tokens=3,delay=10,fail=429,times=2,retry_after=1");
+        assert_eq!(s.tokens, 3);
+        assert_eq!(s.delay, Duration::from_millis(10));
+        assert_eq!(s.fail.as_deref(), Some("429"));
+        assert_eq!(s.times, Some(2));
+        assert_eq!(s.retry_after.as_deref(), Some("1"));
+        assert_eq!(Script::parse("hang").fail.as_deref(), Some("hang"));
+        assert!(Script::parse("nousage").nousage);
+        assert_eq!(Script::parse("ok").fail, None);
+    }
+}

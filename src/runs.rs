@@ -1,0 +1,617 @@
+//! Runs: one execution of a version's rendered messages against a provider and model.
+//!
+//! Wasm-safe here: the run and event types the browser receives, the start request and
+//! its validation, the run key, and the error codes a run can end with. The server side
+//! (`service`, `pool`, `bus`; feature `ssr`) starts, queues, executes and streams runs.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::versions::{Message, ModelParams};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+pub mod bus;
+#[cfg(feature = "ssr")]
+pub mod pool;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+/// Most variables one run may set.
+pub const MAX_VARIABLES: usize = 100;
+/// Largest JSON of all variable values together, in bytes.
+pub const MAX_VARIABLES_BYTES: usize = 256 * 1024;
+/// Longest `Idempotency-Key`, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// Most runs in one page of history.
+pub const PER_PAGE_MAX: u32 = 100;
+/// Characters of output shown in run lists.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// Where a run is in its life. `succeeded`, `failed` and `canceled` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+    }
+}
+
+/// Stable codes a failed run carries (`error.code`). Clients match on these.
+pub mod codes {
+    /// The provider answered 429 on every attempt.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The provider answered 5xx or 529 (overloaded) on every attempt.
+    pub const PROVIDER_UNAVAILABLE: &str = "provider_unavailable";
+    /// The provider refused the key (401, 403).
+    pub const PROVIDER_AUTH: &str = "provider_auth";
+    /// The provider refused the request (400, 404, 422).
+    pub const PROVIDER_REJECTED: &str = "provider_rejected";
+    /// The provider's stream could not be understood.
+    pub const PROVIDER_PROTOCOL: &str = "provider_protocol";
+    /// The connection failed or was reset.
+    pub const CONNECTION_ERROR: &str = "connection_error";
+    /// No first byte, or no end, within the configured time.
+    pub const TIMEOUT: &str = "timeout";
+    /// The worker running it stopped (crash) after the last attempt.
+    pub const WORKER_LOST: &str = "worker_lost";
+}
+
+/// The model parameters a run used: the version's, with the run's overrides applied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+}
+
+/// Parameter overrides a start request may carry; absent fields keep the version's.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamOverrides {
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub stop: Option<Vec<String>>,
+}
+
+/// A request to run one version of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    pub prompt_id: Uuid,
+    /// The version number; the latest when absent.
+    #[serde(default)]
+    pub version: Option<i32>,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Provider and model; the version's when absent.
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub params: ParamOverrides,
+    /// Run even when a cached result exists.
+    #[serde(default)]
+    pub bypass_cache: bool,
+}
+
+/// What a run will send: provider, model and parameters resolved against the version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub provider: String,
+    pub model: String,
+    pub params: RunParams,
+}
+
+impl StartRun {
+    /// Apply the overrides to the version's parameters and validate everything that does
+    /// not need the database.
+    pub fn resolve(&self, version_params: &ModelParams) -> Result<Resolved> {
+        let o = &self.params;
+        let merged = ModelParams {
+            provider: self
+                .provider
+                .clone()
+                .unwrap_or_else(|| version_params.provider.clone()),
+            model: self
+                .model
+                .clone()
+                .unwrap_or_else(|| version_params.model.clone()),
+            temperature: o.temperature.or(version_params.temperature),
+            top_p: o.top_p.or(version_params.top_p),
+            max_tokens: o.max_tokens.or(version_params.max_tokens),
+            stop: o
+                .stop
+                .clone()
+                .unwrap_or_else(|| version_params.stop.clone()),
+        };
+        crate::versions::validate_params(&merged)?;
+        self.check_variables()?;
+        Ok(Resolved {
+            provider: merged.provider,
+            model: merged.model,
+            params: RunParams {
+                temperature: merged.temperature,
+                top_p: merged.top_p,
+                max_tokens: merged.max_tokens,
+                stop: merged.stop,
+            },
+        })
+    }
+
+    fn check_variables(&self) -> Result<()> {
+        if self.variables.len() > MAX_VARIABLES {
+            return Err(Error::invalid_field(
+                "variables",
+                "variables_count",
+                format!("a run sets at most {MAX_VARIABLES} variables"),
+            ));
+        }
+        if let Some(name) = self
+            .variables
+            .keys()
+            .find(|k| !crate::template::is_identifier(k))
+        {
+            return Err(Error::invalid_field(
+                &format!("variables.{}", name.chars().take(64).collect::<String>()),
+                "variable_name",
+                "not a variable name",
+            ));
+        }
+        let size = serde_json::to_vec(&self.variables).map_or(usize::MAX, |v| v.len());
+        if size > MAX_VARIABLES_BYTES {
+            return Err(Error::invalid_field(
+                "variables",
+                "variables_too_large",
+                format!("variable values are at most {MAX_VARIABLES_BYTES} bytes of JSON"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Check an `Idempotency-Key` header value.
+pub fn parse_idempotency_key(raw: &str) -> Result<String> {
+    let key = raw.trim();
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(Error::invalid_field(
+            "Idempotency-Key",
+            "idempotency_key_invalid",
+            format!("Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// JSON with object keys sorted at every level, so equal values give equal text whatever
+/// order their keys arrived in.
+pub fn canonical_json(value: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+/// The run key: SHA-256 (hex) of the version's content hash, provider, model, parameters
+/// and variables. Equal keys mean equal requests to the model.
+pub fn run_key(
+    content_hash: &str,
+    provider: &str,
+    model: &str,
+    params: &RunParams,
+    variables: &Map<String, Value>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let params = serde_json::to_value(params).unwrap_or(Value::Null);
+    let text = canonical_json(&serde_json::json!({
+        "content_hash": content_hash,
+        "provider": provider,
+        "model": model,
+        "params": params,
+        "variables": Value::Object(variables.clone()),
+    }));
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A run as lists show it: everything but the messages, variables and full output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub prompt_id: Uuid,
+    pub prompt_name: String,
+    pub version_number: i32,
+    pub status: RunStatus,
+    pub provider: String,
+    pub model: String,
+    /// The provider is the built-in offline mock.
+    pub mock: bool,
+    pub cached: bool,
+    pub attempts: i32,
+    #[serde(default)]
+    pub error: Option<RunError>,
+    pub input_tokens: Option<u32>,
+    pub output_tokens: Option<u32>,
+    pub cost_usd: Option<f64>,
+    pub provider_model: Option<String>,
+    pub latency_ms: Option<u64>,
+    pub ttft_ms: Option<u64>,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_by: Uuid,
+    pub run_key: String,
+    /// The start of the output.
+    pub preview: String,
+}
+
+/// A run in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub params: RunParams,
+    pub variables: Map<String, Value>,
+    /// The rendered messages sent to the provider.
+    pub messages: Vec<Message>,
+    pub output: String,
+}
+
+/// What a start did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    pub run: Run,
+    /// False when an identical run already queued or running (or the same
+    /// `Idempotency-Key`) was returned instead of a new one.
+    pub created: bool,
+}
+
+/// Filters for run history. Dates are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunQuery {
+    #[serde(default)]
+    pub prompt_id: Option<Uuid>,
+    #[serde(default)]
+    pub version: Option<i32>,
+    #[serde(default)]
+    pub status: Option<RunStatus>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    /// Search in the output.
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub page: Option<u32>,
+    #[serde(default)]
+    pub per_page: Option<u32>,
+}
+
+impl RunQuery {
+    pub fn paging(&self) -> (u32, u32) {
+        (
+            self.page.unwrap_or(1).clamp(1, 1_000_000),
+            self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX),
+        )
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let long = |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| s.len() > max);
+        if long(&self.q, 500) || long(&self.provider, 64) || long(&self.model, 128) {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                "a filter is too long",
+            ));
+        }
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if f > t {
+                return Err(Error::invalid_field(
+                    "from",
+                    "range_inverted",
+                    "from is after to",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One thing that happened to a run, numbered in order (`seq`, the SSE event id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub seq: u64,
+    pub run_id: Uuid,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The state so far (sent first on connect or resume): replaces what the client had.
+    Snapshot {
+        status: RunStatus,
+        attempts: i32,
+        output: String,
+    },
+    Queued,
+    /// An attempt began; the output starts over.
+    Started {
+        attempt: i32,
+    },
+    Delta {
+        text: String,
+    },
+    /// An attempt failed and another follows after `delay_ms`.
+    Retrying {
+        attempt: i32,
+        delay_ms: u64,
+        code: String,
+        message: String,
+    },
+    Usage {
+        input_tokens: u32,
+        output_tokens: u32,
+    },
+    Succeeded {
+        run: Box<RunSummary>,
+    },
+    Failed {
+        code: String,
+        message: String,
+        run: Box<RunSummary>,
+    },
+    Canceled {
+        run: Box<RunSummary>,
+    },
+}
+
+impl EventKind {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Snapshot { .. } => "snapshot",
+            Self::Queued => "queued",
+            Self::Started { .. } => "started",
+            Self::Delta { .. } => "delta",
+            Self::Retrying { .. } => "retrying",
+            Self::Usage { .. } => "usage",
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::Canceled { .. } => "canceled",
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded { .. } | Self::Failed { .. } | Self::Canceled { .. }
+        )
+    }
+}
+
+/// Apply an event to a client's view of a run's output and status.
+pub fn apply(event: &EventKind, status: &mut RunStatus, output: &mut String) {
+    match event {
+        EventKind::Snapshot {
+            status: s,
+            output: o,
+            ..
+        } => {
+            *status = *s;
+            *output = o.clone();
+        }
+        EventKind::Queued => *status = RunStatus::Queued,
+        EventKind::Started { .. } => {
+            *status = RunStatus::Running;
+            output.clear();
+        }
+        EventKind::Delta { text } => output.push_str(text),
+        EventKind::Retrying { .. } | EventKind::Usage { .. } => {}
+        EventKind::Succeeded { .. } => *status = RunStatus::Succeeded,
+        EventKind::Failed { .. } => *status = RunStatus::Failed,
+        EventKind::Canceled { .. } => *status = RunStatus::Canceled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn start(body: Value) -> std::result::Result<StartRun, serde_json::Error> {
+        serde_json::from_value(body)
+    }
+
+    #[test]
+    fn run_key_ignores_key_order_and_sees_every_input() {
+        let p = RunParams {
+            temperature: Some(0.2),
+            ..Default::default()
+        };
+        let a: Map<String, Value> = serde_json::from_str(r#"{"a":1,"b":{"y":2,"x":3}}"#).unwrap();
+        let b: Map<String, Value> = serde_json::from_str(r#"{"b":{"x":3,"y":2},"a":1}"#).unwrap();
+        let k = run_key("h", "mock", "mock-1", &p, &a);
+        assert_eq!(k, run_key("h", "mock", "mock-1", &p, &b));
+        assert_eq!(k.len(), 64);
+        assert_ne!(k, run_key("h2", "mock", "mock-1", &p, &a));
+        assert_ne!(k, run_key("h", "openai", "mock-1", &p, &a));
+        assert_ne!(k, run_key("h", "mock", "mock-2", &p, &a));
+        assert_ne!(k, run_key("h", "mock", "mock-1", &RunParams::default(), &a));
+        assert_ne!(k, run_key("h", "mock", "mock-1", &p, &Map::new()));
+    }
+
+    #[test]
+    fn overrides_merge_and_validate() {
+        let req = start(json!({
+            "prompt_id": Uuid::nil(),
+            "params": { "temperature": 0.1, "stop": ["END"] },
+            "model": "other"
+        }))
+        .unwrap();
+        let r = req.resolve(&ModelParams::default()).unwrap();
+        assert_eq!(r.provider, "mock");
+        assert_eq!(r.model, "other");
+        assert_eq!(r.params.temperature, Some(0.1));
+        assert_eq!(r.params.max_tokens, Some(1024));
+        assert_eq!(r.params.stop, vec!["END"]);
+
+        let hot =
+            start(json!({ "prompt_id": Uuid::nil(), "params": { "temperature": 9 } })).unwrap();
+        assert_eq!(
+            hot.resolve(&ModelParams::default()).unwrap_err().field(),
+            Some("params.temperature")
+        );
+        let bad_var =
+            start(json!({ "prompt_id": Uuid::nil(), "variables": { "not a name": 1 } })).unwrap();
+        assert!(bad_var.resolve(&ModelParams::default()).is_err());
+        let big = start(json!({ "prompt_id": Uuid::nil(), "variables": { "x": "y".repeat(MAX_VARIABLES_BYTES) } })).unwrap();
+        assert_eq!(
+            big.resolve(&ModelParams::default()).unwrap_err().reason(),
+            Some("variables_too_large")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_refused() {
+        assert!(start(json!({ "prompt_id": Uuid::nil(), "extra": 1 })).is_err());
+        assert!(start(json!({ "prompt_id": Uuid::nil(), "params": { "temp": 1 } })).is_err());
+        assert!(start(json!({ "prompt_id": "nope" })).is_err());
+        assert!(
+            start(json!({ "prompt_id": Uuid::nil(), "params": { "max_tokens": -1 } })).is_err()
+        );
+        assert!(start(json!({ "prompt_id": Uuid::nil(), "variables": [] })).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert_eq!(parse_idempotency_key(" abc-1 ").unwrap(), "abc-1");
+        assert!(parse_idempotency_key("").is_err());
+        assert!(parse_idempotency_key("has space").is_err());
+        assert!(parse_idempotency_key(&"k".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn events_serialise_with_their_type_and_apply_in_order() {
+        let ev = RunEvent {
+            seq: 3,
+            run_id: Uuid::nil(),
+            kind: EventKind::Delta { text: "hi".into() },
+        };
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["type"], "delta");
+        assert_eq!(v["seq"], 3);
+        let back: RunEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(back, ev);
+
+        let mut status = RunStatus::Queued;
+        let mut out = String::new();
+        for k in [
+            EventKind::Started { attempt: 1 },
+            EventKind::Delta { text: "a".into() },
+            EventKind::Started { attempt: 2 },
+            EventKind::Delta { text: "b".into() },
+            EventKind::Delta { text: "c".into() },
+        ] {
+            apply(&k, &mut status, &mut out);
+        }
+        assert_eq!((status, out.as_str()), (RunStatus::Running, "bc"));
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(RunStatus::Canceled.is_terminal());
+        assert!(!RunStatus::Running.is_terminal());
+    }
+}

@@ -1,0 +1,302 @@
+//! The in-process event bus: the fast path from a worker to the browsers watching.
+//!
+//! Each run this process is working on (or has just queued) has a [`Live`] entry: its
+//! status, the output so far, a numbered history of events and a broadcast channel. A
+//! watcher subscribes with the last event id it saw and gets exactly what it missed, or a
+//! snapshot when that id is not in this process's history (after a restart, or too old).
+//! The store stays the source of truth: a run with no live entry is read from the database.
+//!
+//! A second channel carries run summaries for the per-user stream that feeds run lists.
+
+use super::{apply, EventKind, RunEvent, RunStatus, RunSummary};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+/// Events a slow watcher may fall behind before it is resynchronised with a snapshot.
+const RUN_CHANNEL: usize = 256;
+/// Summaries buffered for per-user streams.
+const USER_CHANNEL: usize = 4096;
+
+/// A change to one of a user's runs, for the per-user stream.
+#[derive(Debug, Clone)]
+pub struct UserEvent {
+    pub user: Uuid,
+    pub run: RunSummary,
+}
+
+struct State {
+    seq: u64,
+    /// Seq of the first event in `history` (history holds every event since).
+    first_seq: u64,
+    status: RunStatus,
+    attempts: i32,
+    output: String,
+    history: Vec<Arc<RunEvent>>,
+}
+
+/// A run this process is working on.
+pub struct Live {
+    pub id: Uuid,
+    pub user: Uuid,
+    state: Mutex<State>,
+    tx: broadcast::Sender<Arc<RunEvent>>,
+    cancel: watch::Sender<bool>,
+    /// Set when the entry leaves the bus.
+    gone: watch::Sender<bool>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic while holding this lock cannot leave the state half-written in a way that
+    // matters more than losing the run's events, so keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Live {
+    fn new(id: Uuid, user: Uuid, status: RunStatus, attempts: i32) -> Self {
+        // Ids from an earlier incarnation (another process, fewer attempts) are always
+        // below this one's, so a resume with them gets a snapshot, never a wrong replay.
+        let base = (attempts.max(0) as u64) << 32;
+        Self {
+            id,
+            user,
+            state: Mutex::new(State {
+                seq: base,
+                first_seq: base + 1,
+                status,
+                attempts,
+                output: String::new(),
+                history: Vec::new(),
+            }),
+            tx: broadcast::channel(RUN_CHANNEL).0,
+            cancel: watch::channel(false).0,
+            gone: watch::channel(false).0,
+        }
+    }
+
+    /// Record and broadcast an event; returns it.
+    pub fn emit(&self, kind: EventKind) -> Arc<RunEvent> {
+        let mut s = lock(&self.state);
+        s.seq += 1;
+        let (mut status, mut output) = (s.status, std::mem::take(&mut s.output));
+        apply(&kind, &mut status, &mut output);
+        if let EventKind::Started { attempt } = &kind {
+            s.attempts = *attempt;
+        }
+        s.status = status;
+        s.output = output;
+        let event = Arc::new(RunEvent {
+            seq: s.seq,
+            run_id: self.id,
+            kind,
+        });
+        s.history.push(event.clone());
+        // Sent under the lock, so a subscriber sees each event once: in its replay or live.
+        let _ = self.tx.send(event.clone());
+        event
+    }
+
+    /// The state now, as one event (numbered with the last event it includes).
+    pub fn snapshot(&self) -> Arc<RunEvent> {
+        let s = lock(&self.state);
+        Arc::new(RunEvent {
+            seq: s.seq,
+            run_id: self.id,
+            kind: EventKind::Snapshot {
+                status: s.status,
+                attempts: s.attempts,
+                output: s.output.clone(),
+            },
+        })
+    }
+
+    /// The output so far.
+    pub fn output(&self) -> String {
+        lock(&self.state).output.clone()
+    }
+
+    /// Length of the output so far, in bytes.
+    pub fn output_len(&self) -> usize {
+        lock(&self.state).output.len()
+    }
+
+    /// What a watcher that last saw `last` has missed, then the live feed.
+    pub fn subscribe(
+        &self,
+        last: Option<u64>,
+    ) -> (Vec<Arc<RunEvent>>, broadcast::Receiver<Arc<RunEvent>>) {
+        let s = lock(&self.state);
+        let rx = self.tx.subscribe();
+        let replay = match last {
+            Some(last) if last + 1 >= s.first_seq && last <= s.seq => s
+                .history
+                .iter()
+                .skip((last + 1 - s.first_seq) as usize)
+                .cloned()
+                .collect(),
+            _ => vec![Arc::new(RunEvent {
+                seq: s.seq,
+                run_id: self.id,
+                kind: EventKind::Snapshot {
+                    status: s.status,
+                    attempts: s.attempts,
+                    output: s.output.clone(),
+                },
+            })],
+        };
+        (replay, rx)
+    }
+
+    /// Ask the worker to stop this run.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    /// Resolves when cancel was asked.
+    pub fn canceled(&self) -> watch::Receiver<bool> {
+        self.cancel.subscribe()
+    }
+
+    /// Becomes true when the entry leaves the bus (after the final event, or when the
+    /// run goes back to the queue).
+    pub fn gone(&self) -> watch::Receiver<bool> {
+        self.gone.subscribe()
+    }
+}
+
+/// Live runs and the per-user channel.
+pub struct Bus {
+    live: Mutex<HashMap<Uuid, Arc<Live>>>,
+    users: broadcast::Sender<Arc<UserEvent>>,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self {
+            live: Mutex::new(HashMap::new()),
+            users: broadcast::channel(USER_CHANNEL).0,
+            closing: watch::channel(false).0,
+        }
+    }
+}
+
+impl Bus {
+    fn map(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live entry of a run, if this process is working on it.
+    pub fn get(&self, id: Uuid) -> Option<Arc<Live>> {
+        self.map().get(&id).cloned()
+    }
+
+    /// The live entry of a run, created if missing.
+    pub fn open(&self, id: Uuid, user: Uuid, status: RunStatus, attempts: i32) -> Arc<Live> {
+        self.map()
+            .entry(id)
+            .or_insert_with(|| Arc::new(Live::new(id, user, status, attempts)))
+            .clone()
+    }
+
+    /// Forget a run (after its final event, or when handing it back to the queue).
+    pub fn close(&self, id: Uuid) {
+        let removed = self.map().remove(&id);
+        if let Some(live) = removed {
+            live.gone.send_replace(true);
+        }
+    }
+
+    /// Runs this process holds a live entry for.
+    pub fn live_count(&self) -> usize {
+        self.map().len()
+    }
+
+    /// Tell per-user watchers about a run's new state.
+    pub fn publish_user(&self, user: Uuid, run: RunSummary) {
+        let _ = self.users.send(Arc::new(UserEvent { user, run }));
+    }
+
+    pub fn user_events(&self) -> broadcast::Receiver<Arc<UserEvent>> {
+        self.users.subscribe()
+    }
+
+    /// End every event stream (the server is stopping).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when the server is stopping.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delta(t: &str) -> EventKind {
+        EventKind::Delta { text: t.into() }
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_was_missed() {
+        let live = Live::new(Uuid::nil(), Uuid::nil(), RunStatus::Queued, 0);
+        live.emit(EventKind::Started { attempt: 1 });
+        live.emit(delta("a"));
+        let seen = live.emit(delta("b")).seq;
+        live.emit(delta("c"));
+        live.emit(delta("d"));
+        let (replay, _rx) = live.subscribe(Some(seen));
+        let texts: Vec<_> = replay
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Delta { text } => text.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, vec!["c", "d"]);
+        assert_eq!(live.output(), "abcd");
+
+        // Up to date: nothing to replay.
+        let (replay, _rx) = live.subscribe(Some(seen + 2));
+        assert!(replay.is_empty());
+    }
+
+    #[test]
+    fn unknown_or_missing_ids_get_a_snapshot() {
+        let live = Live::new(Uuid::nil(), Uuid::nil(), RunStatus::Running, 2);
+        live.emit(EventKind::Started { attempt: 2 });
+        live.emit(delta("x"));
+        for last in [None, Some(5), Some(u64::MAX - 1)] {
+            let (replay, _rx) = live.subscribe(last);
+            assert_eq!(replay.len(), 1);
+            match &replay[0].kind {
+                EventKind::Snapshot {
+                    output,
+                    status,
+                    attempts,
+                } => {
+                    assert_eq!(output, "x");
+                    assert_eq!(*status, RunStatus::Running);
+                    assert_eq!(*attempts, 2);
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(replay[0].seq, (2u64 << 32) + 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn live_events_follow_the_replay_without_gaps() {
+        let live = Live::new(Uuid::nil(), Uuid::nil(), RunStatus::Queued, 0);
+        live.emit(delta("1"));
+        let (replay, mut rx) = live.subscribe(Some(0));
+        live.emit(delta("2"));
+        assert_eq!(replay.len(), 1);
+        let next = rx.recv().await.unwrap();
+        assert_eq!(next.seq, replay[0].seq + 1);
+    }
+}
