@@ -289,6 +289,16 @@ pub fn run_key(
         .collect()
 }
 
+/// What the UI may know about a provider (never its key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    /// Allowed models; empty means any model the server has.
+    pub models: Vec<String>,
+    /// The offline mock, labelled as such in the UI.
+    pub mock: bool,
+}
+
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {

@@ -5,3 +5,4 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod context;
 pub mod prompts;
+pub mod runs;

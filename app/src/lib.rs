@@ -12,6 +12,8 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 pub mod components;
 pub mod functions;
+#[cfg(feature = "hydrate")]
+pub mod live;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod security;
@@ -80,6 +82,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/prompts/:id") view=routes::prompt_page::PromptPage/>
                         <Route path=path!("/prompts/:id/versions/:n") view=routes::version_page::VersionPage/>
                         <Route path=path!("/prompts/:id/diff") view=routes::diff_page::DiffPage/>
+                        <Route path=path!("/runs") view=routes::runs::RunList/>
+                        <Route path=path!("/runs/:id") view=routes::run_page::RunPage/>
                     </ParentRoute>
                 </Routes>
             </Router>

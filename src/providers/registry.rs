@@ -9,20 +9,11 @@ use super::openai::OpenAi;
 use super::Provider;
 use crate::config::ProviderSettings;
 use crate::error::{Error, ErrorCode, Result};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What the UI may know about a provider.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProviderInfo {
-    pub name: String,
-    /// Allowed models; empty means any model the server has.
-    pub models: Vec<String>,
-    /// The offline mock, labelled as such in the UI.
-    pub mock: bool,
-}
+pub use crate::runs::ProviderInfo;
 
 struct Entry {
     client: Arc<dyn Provider>,

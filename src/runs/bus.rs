@@ -148,6 +148,11 @@ impl Live {
         (replay, rx)
     }
 
+    /// The attempt the entry is on.
+    pub fn attempts(&self) -> i32 {
+        lock(&self.state).attempts
+    }
+
     /// Ask the worker to stop this run.
     pub fn cancel(&self) {
         self.cancel.send_replace(true);
@@ -203,6 +208,20 @@ impl Bus {
     /// Forget a run (after its final event, or when handing it back to the queue).
     pub fn close(&self, id: Uuid) {
         let removed = self.map().remove(&id);
+        if let Some(live) = removed {
+            live.gone.send_replace(true);
+        }
+    }
+
+    /// Forget a run only if its entry is still `live` (a newer worker may have replaced it).
+    pub fn close_if_same(&self, id: Uuid, live: &Arc<Live>) {
+        let removed = {
+            let mut map = self.map();
+            match map.get(&id) {
+                Some(current) if Arc::ptr_eq(current, live) => map.remove(&id),
+                _ => None,
+            }
+        };
         if let Some(live) = removed {
             live.gone.send_replace(true);
         }

@@ -159,6 +159,15 @@ async fn dispatch(engine: Engine, mut stop: watch::Receiver<bool>, executing: Ar
                 Ok(claimed) => {
                     filled |= claimed.len() == want;
                     for m in claimed {
+                        // Claimed again while a worker here still streams it: that worker
+                        // lost its lease (a stalled heartbeat). Stop it; the attempt
+                        // number fences off anything it would still write.
+                        let stale = executing.lock().ok().and_then(|mut map| map.remove(&m.id));
+                        if let Some(old) = stale {
+                            tracing::warn!(run = %m.id, "run re-claimed from a worker that lost its lease");
+                            old.cancel();
+                            runtime.bus.close_if_same(m.id, &old);
+                        }
                         let (Ok(g), Ok(l)) = (
                             global.clone().try_acquire_owned(),
                             limit.clone().try_acquire_owned(),
@@ -271,6 +280,29 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
         .await
 }
 
+/// The ids of runs matching `condition`. On PostgreSQL they are locked in id order, so two
+/// multi-row updates never wait on each other in a cycle (deadlock); with `skip_locked`,
+/// rows another transaction holds are left out.
+fn locked_ids(
+    backend: DatabaseBackend,
+    condition: sea_orm::sea_query::SimpleExpr,
+    skip_locked: bool,
+) -> sea_orm::sea_query::SelectStatement {
+    let mut q = Query::select();
+    q.column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(condition)
+        .order_by(runs::Column::Id, Order::Asc);
+    if backend == DatabaseBackend::Postgres {
+        if skip_locked {
+            q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        } else {
+            q.lock(LockType::Update);
+        }
+    }
+    q
+}
+
 /// Put this process's running runs back in the queue (shutdown); the interrupted attempt
 /// does not count.
 async fn release(engine: &Engine) -> Result<u64, DbErr> {
@@ -310,10 +342,17 @@ async fn heartbeat(engine: Engine, mut stop: watch::Receiver<bool>, executing: A
         let until = Utc::now()
             + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(30));
         let me = engine.runtime().instance.clone();
+        let mine = locked_ids(
+            engine.db().get_database_backend(),
+            Expr::col(runs::Column::LeaseOwner)
+                .eq(me.clone())
+                .and(Expr::col(runs::Column::Status).eq(RunStatus::Running.as_str())),
+            false,
+        );
         let renewed = runs::Entity::update_many()
             .col_expr(runs::Column::LeaseExpiresAt, Expr::value(until))
+            .filter(runs::Column::Id.in_subquery(mine))
             .filter(runs::Column::LeaseOwner.eq(me.clone()))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
             .exec(engine.db())
             .await;
         if let Err(e) = renewed {
@@ -363,8 +402,20 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
     let now = Utc::now();
     let max = engine.config().runs.max_attempts;
     let none_ts = Option::<chrono::DateTime<Utc>>::None;
-    let expired = || {
+    let backend = db.get_database_backend();
+    let is_expired = || {
+        Expr::col(runs::Column::Status)
+            .eq(RunStatus::Running.as_str())
+            .and(Expr::col(runs::Column::LeaseExpiresAt).lt(now))
+    };
+    // Rows a live worker is writing right now are skipped (PostgreSQL): not expired.
+    let expired = |extra: sea_orm::sea_query::SimpleExpr| {
         runs::Entity::update_many()
+            .filter(runs::Column::Id.in_subquery(locked_ids(
+                backend,
+                is_expired().and(extra),
+                true,
+            )))
             .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
             .filter(runs::Column::LeaseExpiresAt.lt(now))
             .col_expr(
@@ -373,16 +424,15 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
             )
             .col_expr(runs::Column::LeaseExpiresAt, Expr::value(none_ts))
     };
-    let canceled = expired()
+    let canceled = expired(Expr::col(runs::Column::CancelRequested).eq(true))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Canceled.as_str()),
         )
         .col_expr(runs::Column::FinishedAt, Expr::value(now))
-        .filter(runs::Column::CancelRequested.eq(true))
         .exec_with_returning(db)
         .await?;
-    let failed = expired()
+    let failed = expired(Expr::col(runs::Column::Attempts).gte(max))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Failed.as_str()),
@@ -395,10 +445,9 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
                 "the worker running this run stopped; gave up after {max} attempts"
             )),
         )
-        .filter(runs::Column::Attempts.gte(max))
         .exec_with_returning(db)
         .await?;
-    let requeued = expired()
+    let requeued = expired(Expr::val(1).eq(1))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Queued.as_str()),
@@ -428,10 +477,10 @@ async fn flusher(engine: Engine, mut stop: watch::Receiver<bool>, executing: Arc
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
         flushed.retain(|id, _| live.iter().any(|l| l.id == *id));
-        let dirty: Vec<(Uuid, String)> = live
+        let dirty: Vec<(Uuid, i32, String)> = live
             .iter()
             .filter(|l| flushed.get(&l.id) != Some(&l.output_len()))
-            .map(|l| (l.id, l.output()))
+            .map(|l| (l.id, l.attempts(), l.output()))
             .collect();
         if dirty.is_empty() {
             continue;
@@ -440,25 +489,37 @@ async fn flusher(engine: Engine, mut stop: watch::Receiver<bool>, executing: Arc
             tracing::warn!(error = %e, runs = dirty.len(), "writing partial output failed");
             continue;
         }
-        for (id, out) in dirty {
+        for (id, _, out) in dirty {
             flushed.insert(id, out.len());
         }
     }
 }
 
-async fn flush(engine: &Engine, dirty: &[(Uuid, String)]) -> Result<(), DbErr> {
+async fn flush(engine: &Engine, dirty: &[(Uuid, i32, String)]) -> Result<(), DbErr> {
     let me = engine.runtime().instance.clone();
-    let txn = engine.db().begin().await?;
-    for (id, output) in dirty {
+    let write = |id: Uuid, attempt: i32, output: String| {
         runs::Entity::update_many()
-            .col_expr(runs::Column::Output, Expr::value(output.clone()))
-            .filter(runs::Column::Id.eq(*id))
+            .col_expr(runs::Column::Output, Expr::value(output))
+            .filter(runs::Column::Id.eq(id))
             .filter(runs::Column::LeaseOwner.eq(me.clone()))
+            .filter(runs::Column::Attempts.eq(attempt))
             .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-            .exec(&txn)
+    };
+    if engine.db().get_database_backend() == DatabaseBackend::Sqlite {
+        // One writer anyway: one transaction for all is far cheaper than one each.
+        let txn = engine.db().begin().await?;
+        for (id, attempt, output) in dirty {
+            write(*id, *attempt, output.clone()).exec(&txn).await?;
+        }
+        return txn.commit().await;
+    }
+    // PostgreSQL: one row per statement, so no lock is held while waiting for another.
+    for (id, attempt, output) in dirty {
+        write(*id, *attempt, output.clone())
+            .exec(engine.db())
             .await?;
     }
-    txn.commit().await
+    Ok(())
 }
 
 /// How one attempt went.
@@ -639,9 +700,11 @@ async fn execute(engine: &Engine, m: runs::Model, executing: &Executing) {
             }
         }
     };
-    finish(engine, &m, &name, &live, end).await;
+    finish(engine, &m, &name, &live, attempt_no, end).await;
     if let Ok(mut map) = executing.lock() {
-        map.remove(&m.id);
+        if map.get(&m.id).is_some_and(|l| Arc::ptr_eq(l, &live)) {
+            map.remove(&m.id);
+        }
     }
 }
 
@@ -689,6 +752,7 @@ async fn next_attempt(engine: &Engine, id: Uuid, attempt_no: i32) -> Result<bool
         .col_expr(runs::Column::Output, Expr::value(""))
         .col_expr(runs::Column::StartedAt, Expr::value(Utc::now()))
         .filter(runs::Column::Id.eq(id))
+        .filter(runs::Column::Attempts.eq(attempt_no - 1))
         .filter(runs::Column::LeaseOwner.eq(engine.runtime().instance.clone()))
         .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(engine.db())
@@ -698,10 +762,17 @@ async fn next_attempt(engine: &Engine, id: Uuid, attempt_no: i32) -> Result<bool
 
 /// Write the run's final state (only while this process holds its lease), then tell the
 /// watchers and forget the live entry.
-async fn finish(engine: &Engine, m: &runs::Model, name: &str, live: &Arc<Live>, end: End) {
+async fn finish(
+    engine: &Engine,
+    m: &runs::Model,
+    name: &str,
+    live: &Arc<Live>,
+    attempt_no: i32,
+    end: End,
+) {
     let runtime = engine.runtime();
     if matches!(end, End::Lost) {
-        runtime.bus.close(m.id);
+        runtime.bus.close_if_same(m.id, live);
         return;
     }
     let now = Utc::now();
@@ -717,6 +788,7 @@ async fn finish(engine: &Engine, m: &runs::Model, name: &str, live: &Arc<Live>, 
         )
         .filter(runs::Column::Id.eq(m.id))
         .filter(runs::Column::LeaseOwner.eq(runtime.instance.clone()))
+        .filter(runs::Column::Attempts.eq(attempt_no))
         .filter(runs::Column::Status.eq(RunStatus::Running.as_str()));
     update = match &end {
         End::Succeeded(d) => {
@@ -778,13 +850,13 @@ async fn finish(engine: &Engine, m: &runs::Model, name: &str, live: &Arc<Live>, 
         Ok(mut rows) if !rows.is_empty() => rows.remove(0),
         Ok(_) => {
             tracing::warn!(run = %m.id, "run was taken over before it finished here; dropping this result");
-            runtime.bus.close(m.id);
+            runtime.bus.close_if_same(m.id, live);
             return;
         }
         Err(e) => {
             // The lease will expire and the reaper will retry or fail the run.
             tracing::error!(run = %m.id, error = %e, "recording the end of a run failed");
-            runtime.bus.close(m.id);
+            runtime.bus.close_if_same(m.id, live);
             return;
         }
     };
@@ -803,7 +875,7 @@ async fn finish(engine: &Engine, m: &runs::Model, name: &str, live: &Arc<Live>, 
         },
     };
     live.emit(kind);
-    runtime.bus.close(m.id);
+    runtime.bus.close_if_same(m.id, live);
     runtime.bus.publish_user(stored.created_by, s);
 }
 

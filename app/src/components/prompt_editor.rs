@@ -4,6 +4,7 @@
 
 use super::error_notice::ErrorNotice;
 use super::params_form::ParamsForm;
+use super::run_panel::RunPanel;
 use super::template_input::TemplateInput;
 use super::variable_row::VariableRow;
 use crate::functions::prompts::SavePromptVersion;
@@ -41,6 +42,8 @@ pub fn PromptEditor(
     initial: VersionContent,
     base: i32,
     on_saved: Callback<i32>,
+    /// Called when a run started here ends.
+    on_ran: Callback<()>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let content = RwSignal::new(initial);
@@ -235,6 +238,8 @@ pub fn PromptEditor(
                     {t!(i18n, editor.save)}
                 </button>
             </section>
+
+            <RunPanel prompt_id base content values on_finished=on_ran/>
         </div>
     }
 }

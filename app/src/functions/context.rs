@@ -43,14 +43,18 @@ pub async fn require_caller(engine: &Engine) -> Result<Identity, Error> {
         .ok_or_else(|| fail(Error::unauthorized("sign in first")))
 }
 
+/// True for a plain HTML form post (no JavaScript): the answer should be a redirect.
+pub fn wants_html() -> bool {
+    headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
 /// Give an error its HTTP status for fetch callers. Plain form posts (no JavaScript) keep
 /// the redirect back to the form, which carries the error to the page.
 pub fn fail(error: Error) -> Error {
-    let wants_html = headers()
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if !wants_html {
+    if !wants_html() {
         if let (Some(response), Ok(status)) = (
             use_context::<leptos_axum::ResponseOptions>(),
             http::StatusCode::from_u16(error.code.http_status()),

@@ -2,6 +2,7 @@
 
 use crate::components::error_notice::ErrorNotice;
 use crate::components::prompt_editor::{blank_content, PromptEditor};
+use crate::components::recent_runs::RecentRuns;
 use crate::components::version_history::VersionHistory;
 use crate::functions::prompts::{prompt_workspace, TrashPrompt};
 use crate::i18n::*;
@@ -40,6 +41,7 @@ pub fn PromptPage() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let side = Resource::new(move || (id.get(), tick.get()), |(id, t)| load(id, t));
     let trash = ServerAction::<TrashPrompt>::new();
+    let runs_tick = RwSignal::new(0u32);
     view! {
         <Suspense fallback=move || view! { <p class="loading">{t!(i18n, errors.loading)}</p> }>
             {move || Suspend::new(async move {
@@ -70,12 +72,15 @@ pub fn PromptPage() -> impl IntoView {
                             {prompt.deleted_at.is_some().then(|| view! { <p class="notice">{t!(i18n, prompts.in_trash)}</p> })}
                             {(base == 0).then(|| view! { <p class="muted">{t!(i18n, prompts.no_versions)}</p> })}
                             <div class="two-col wide">
-                                <PromptEditor prompt_id=pid initial=content base on_saved=Callback::new(move |_| tick.update(|t| *t += 1))/>
-                                <Transition fallback=move || view! { <VersionHistory workspace=first_side.clone()/> }>
-                                    {move || Suspend::new(async move {
-                                        side.await.ok().map(|ws| view! { <VersionHistory workspace=ws/> })
-                                    })}
-                                </Transition>
+                                <PromptEditor prompt_id=pid initial=content base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1))/>
+                                <div class="side">
+                                    <Transition fallback=move || view! { <VersionHistory workspace=first_side.clone()/> }>
+                                        {move || Suspend::new(async move {
+                                            side.await.ok().map(|ws| view! { <VersionHistory workspace=ws/> })
+                                        })}
+                                    </Transition>
+                                    <RecentRuns prompt_id=pid tick=runs_tick/>
+                                </div>
                             </div>
                         }
                         .into_any()

@@ -24,7 +24,7 @@ fn pg_admin_url() -> String {
 }
 
 /// Drops what a test created, when the test ends however it ends.
-enum DbGuard {
+pub enum DbGuard {
     Sqlite(std::path::PathBuf),
     Postgres { admin: String, name: String },
 }
@@ -60,6 +60,37 @@ impl Drop for DbGuard {
     }
 }
 
+/// A new empty database (a temp SQLite file or a uniquely named PostgreSQL database) and
+/// the guard that removes it.
+pub async fn fresh_database(backend: Backend) -> (String, DbGuard) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            (
+                format!("sqlite://{}/test.db?mode=rwc", dir.display()),
+                DbGuard::Sqlite(dir),
+            )
+        }
+        Backend::Postgres => {
+            let admin = pg_admin_url();
+            let name = format!("promptlab_test_{}", uuid::Uuid::new_v4().simple());
+            let db = Database::connect(&admin)
+                .await
+                .expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            db.close().await.expect("close admin connection");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin.clone());
+            (format!("{base}/{name}"), DbGuard::Postgres { admin, name })
+        }
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
@@ -86,33 +117,7 @@ impl TestApp {
     /// A server whose worker pool is not started: runs stay queued until
     /// [`TestApp::start_workers`].
     pub async fn spawn_idle(backend: Backend, extra: &[(&str, &str)]) -> Self {
-        let (url, guard) = match backend {
-            Backend::Sqlite => {
-                let dir =
-                    std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                (
-                    format!("sqlite://{}/test.db?mode=rwc", dir.display()),
-                    DbGuard::Sqlite(dir),
-                )
-            }
-            Backend::Postgres => {
-                let admin = pg_admin_url();
-                let name = format!("promptlab_test_{}", uuid::Uuid::new_v4().simple());
-                let db = Database::connect(&admin)
-                    .await
-                    .expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
-                db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                db.close().await.expect("close admin connection");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin.clone());
-                (format!("{base}/{name}"), DbGuard::Postgres { admin, name })
-            }
-        };
+        let (url, guard) = fresh_database(backend).await;
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("DATABASE_URL".into(), url);
         vars.insert("JWT_SECRET".into(), JWT_SECRET.into());

@@ -1,0 +1,175 @@
+//! The editor's run panel: pick a provider and model, run the saved version with the
+//! variable values from the editor (Ctrl/Cmd+Enter), and watch the output stream in.
+
+use super::error_notice::ErrorNotice;
+use super::run_view::RunView;
+use crate::functions::runs::{run_catalog, BeginRun};
+use crate::i18n::*;
+use leptos::prelude::*;
+use promptlab::runs::{ParamOverrides, ProviderInfo, Run, StartRun};
+use promptlab::versions::VersionContent;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+#[component]
+pub fn RunPanel(
+    prompt_id: Uuid,
+    /// The saved version the editor is on (0: none yet).
+    base: RwSignal<i32>,
+    content: RwSignal<VersionContent>,
+    values: RwSignal<Map<String, Value>>,
+    /// Called when a run ends (to refresh lists).
+    on_finished: Callback<()>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let catalog = Resource::new(|| (), |_| run_catalog());
+    let provider = RwSignal::new(content.with_untracked(|c| c.params.provider.clone()));
+    let model = RwSignal::new(content.with_untracked(|c| c.params.model.clone()));
+    let bypass = RwSignal::new(false);
+    let start = ServerAction::<BeginRun>::new();
+    let current = RwSignal::new(None::<Run>);
+
+    let providers = move || catalog.get().and_then(Result::ok).unwrap_or_default();
+    // Keep the choice valid once the catalog is known: fall back to the mock.
+    Effect::new(move |_| {
+        let list: Vec<ProviderInfo> = providers();
+        if list.is_empty() {
+            return;
+        }
+        let p = provider.get_untracked();
+        match list.iter().find(|i| i.name == p) {
+            None => {
+                if let Some(first) = list.iter().find(|i| i.mock).or(list.first()) {
+                    provider.set(first.name.clone());
+                    model.set(first.models.first().cloned().unwrap_or_default());
+                }
+            }
+            Some(info)
+                if !info.models.is_empty() && !info.models.contains(&model.get_untracked()) =>
+            {
+                model.set(info.models[0].clone());
+            }
+            Some(_) => {}
+        }
+    });
+    let models = move || {
+        let p = provider.get();
+        providers()
+            .into_iter()
+            .find(|i| i.name == p)
+            .map(|i| i.models)
+            .unwrap_or_default()
+    };
+    let is_mock = move || {
+        providers()
+            .iter()
+            .any(|i| i.mock && i.name == provider.get())
+    };
+
+    let run = move |rerun: bool| {
+        if base.get_untracked() == 0 || start.pending().get_untracked() {
+            return;
+        }
+        start.dispatch(BeginRun {
+            req: StartRun {
+                prompt_id,
+                version: Some(base.get_untracked()),
+                variables: values.get_untracked(),
+                provider: Some(provider.get_untracked()),
+                model: Some(model.get_untracked()),
+                params: ParamOverrides::default(),
+                bypass_cache: rerun || bypass.get_untracked(),
+            },
+        });
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(started)) = start.value().get() {
+            if started.run.summary.status.is_terminal() {
+                // A cache hit is over before it starts.
+                on_finished.run(());
+            }
+            current.set(Some(started.run));
+        }
+    });
+    let error = Signal::derive(move || start.value().get().and_then(|r| r.err()));
+
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" {
+                ev.prevent_default();
+                run(false);
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+
+    view! {
+        <section class="card run-panel" data-testid="run-panel">
+            <h2>{t!(i18n, runs.panel)}</h2>
+            <div class="grid">
+                <label>
+                    <span>{t!(i18n, runs.provider)}</span>
+                    <select data-testid="run-provider" on:change=move |ev| {
+                        let p = event_target_value(&ev);
+                        let first = providers().into_iter().find(|i| i.name == p).and_then(|i| i.models.first().cloned());
+                        provider.set(p);
+                        if let Some(m) = first { model.set(m) }
+                    }>
+                        {move || providers().into_iter().map(|p| {
+                            let name = p.name.clone();
+                            view! { <option value=name.clone() selected=move || provider.get() == name>{p.name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    <span>{t!(i18n, runs.model)}</span>
+                    {move || {
+                        let list = models();
+                        if list.is_empty() {
+                            view! { <input type="text" data-testid="run-model" prop:value=move || model.get() on:input=move |ev| model.set(event_target_value(&ev))/> }.into_any()
+                        } else {
+                            view! {
+                                <select data-testid="run-model" on:change=move |ev| model.set(event_target_value(&ev))>
+                                    {list.into_iter().map(|m| {
+                                        let v = m.clone();
+                                        view! { <option value=v.clone() selected=move || model.get() == v>{m}</option> }
+                                    }).collect_view()}
+                                </select>
+                            }.into_any()
+                        }
+                    }}
+                </label>
+            </div>
+            <Show when=is_mock>
+                <p class="notice mock-notice" data-testid="mock-notice">{t!(i18n, runs.mock_label)}</p>
+            </Show>
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || bypass.get() on:change=move |ev| bypass.set(event_target_checked(&ev))/>
+                <span>{t!(i18n, runs.bypass_cache)}</span>
+            </label>
+            <p class="muted small">
+                {move || if base.get() == 0 {
+                    t_string!(i18n, runs.no_version).to_string()
+                } else {
+                    format!("{} v{} · {}", t_string!(i18n, runs.runs_version), base.get(), t_string!(i18n, runs.shortcut))
+                }}
+            </p>
+            <ErrorNotice error/>
+            <div class="actions">
+                <button type="button" class="button primary" data-testid="run" disabled=move || base.get() == 0 || start.pending().get() on:click=move |_| run(false)>
+                    {t!(i18n, runs.run)}
+                </button>
+                <Show when=move || current.with(Option::is_some)>
+                    <button type="button" class="button" data-testid="rerun" disabled=move || start.pending().get() on:click=move |_| run(true)>
+                        {t!(i18n, runs.rerun)}
+                    </button>
+                    <a class="small" href=move || current.with(|r| r.as_ref().map(|r| format!("/runs/{}", r.summary.id)).unwrap_or_default()) data-testid="run-link">
+                        {t!(i18n, runs.open)}
+                    </a>
+                </Show>
+            </div>
+            {move || current.get().map(|r| view! { <RunView run=r on_final=Callback::new(move |_| on_finished.run(()))/> })}
+        </section>
+    }
+}

@@ -1,0 +1,179 @@
+//! `/runs`: run history with filters (prompt, version, status, provider, model, date range),
+//! search in output and pages. The filters are a GET form, so the page works without
+//! JavaScript; hydrated, it reloads as the user's runs change.
+
+use crate::components::error_notice::ErrorNotice;
+use crate::components::recent_runs::RunRows;
+use crate::components::run_view::status_text;
+use crate::functions::prompts::list_prompts;
+use crate::functions::runs::list_runs;
+use crate::i18n::*;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+use promptlab::runs::{RunQuery, RunStatus};
+
+/// Read the filters from the address; `from`/`to` are dates (whole days, UTC).
+fn query_of(m: &ParamsMap) -> RunQuery {
+    let text = |k: &str| {
+        m.get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let day = |k: &str, end: bool| {
+        text(k)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+            .and_then(|d| {
+                let t = if end {
+                    d.and_hms_opt(23, 59, 59)
+                } else {
+                    d.and_hms_opt(0, 0, 0)
+                };
+                t.map(|t| t.and_utc())
+            })
+    };
+    RunQuery {
+        prompt_id: text("prompt_id").and_then(|v| uuid::Uuid::parse_str(&v).ok()),
+        version: text("version").and_then(|v| v.parse().ok()),
+        status: text("status").and_then(|v| RunStatus::parse(&v)),
+        provider: text("provider"),
+        model: text("model"),
+        from: day("from", false),
+        to: day("to", true),
+        q: text("q"),
+        page: text("page").and_then(|v| v.parse().ok()),
+        per_page: Some(25),
+    }
+}
+
+/// The address of the same filters on another page.
+fn page_href(m: &ParamsMap, page: u32) -> String {
+    let mut parts: Vec<String> = [
+        "prompt_id",
+        "version",
+        "status",
+        "provider",
+        "model",
+        "from",
+        "to",
+        "q",
+    ]
+    .iter()
+    .filter_map(|k| {
+        m.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{k}={}", encode(&v)))
+    })
+    .collect();
+    parts.push(format!("page={page}"));
+    format!("/runs?{}", parts.join("&"))
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn RunList() -> impl IntoView {
+    let i18n = use_i18n();
+    let params = use_query_map();
+    let tick = RwSignal::new(0u32);
+    let runs = Resource::new_blocking(
+        move || (params.with(query_of), tick.get()),
+        |(q, _)| list_runs(q),
+    );
+    let prompts = Resource::new(|| (), |_| list_prompts(None, None, None));
+    #[cfg(feature = "hydrate")]
+    crate::live::follow_my_runs(move |_| tick.update(|t| *t += 1));
+    let value = move |k: &'static str| move || params.with(|m| m.get(k).unwrap_or_default());
+    view! {
+        <Title text=move || t_string!(i18n, runs.title).to_string()/>
+        <div class="page-head">
+            <h1>{t!(i18n, runs.title)}</h1>
+        </div>
+        <Form method="GET" action="" attr:class="card run-filters" attr:data-testid="run-filters">
+            <label>
+                <span>{t!(i18n, runs.prompt)}</span>
+                <select name="prompt_id">
+                    <option value="">{t!(i18n, runs.any)}</option>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let selected = params.with(|m| m.get("prompt_id").unwrap_or_default());
+                            prompts.await.map(|page| page.items.into_iter().map(|p| {
+                                let id = p.id.to_string();
+                                view! { <option value=id.clone() selected=selected == id>{p.name}</option> }
+                            }).collect_view()).ok()
+                        })}
+                    </Transition>
+                </select>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.version)}</span>
+                <input type="number" name="version" min="1" prop:value=value("version")/>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.status)}</span>
+                <select name="status" data-testid="filter-status">
+                    <option value="">{t!(i18n, runs.any)}</option>
+                    {RunStatus::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || params.with(|m| m.get("status").as_deref() == Some(s.as_str()))>{move || status_text(i18n, s)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.provider)}</span>
+                <input type="text" name="provider" prop:value=value("provider")/>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.model)}</span>
+                <input type="text" name="model" prop:value=value("model")/>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.from)}</span>
+                <input type="date" name="from" prop:value=value("from")/>
+            </label>
+            <label>
+                <span>{t!(i18n, runs.to)}</span>
+                <input type="date" name="to" prop:value=value("to")/>
+            </label>
+            <label class="grow">
+                <span>{t!(i18n, runs.search)}</span>
+                <input type="search" name="q" data-testid="filter-q" prop:value=value("q")/>
+            </label>
+            <div class="actions">
+                <button type="submit" class="button primary" data-testid="filter-apply">{t!(i18n, runs.filter)}</button>
+                <A href="/runs" attr:class="button">{t!(i18n, runs.clear)}</A>
+            </div>
+        </Form>
+        <Transition fallback=move || view! { <p class="loading">{t!(i18n, errors.loading)}</p> }>
+            {move || Suspend::new(async move {
+                match runs.await {
+                    Err(e) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    Ok(page) if page.items.is_empty() => view! { <p class="muted" data-testid="runs-empty">{t!(i18n, runs.none)}</p> }.into_any(),
+                    Ok(page) => {
+                        let pages = page.total.div_ceil(u64::from(page.per_page)).max(1) as u32;
+                        let current = page.page;
+                        view! {
+                            <p class="muted small" data-testid="runs-total">{page.total} " " {t!(i18n, runs.total)}</p>
+                            <div class="table-scroll"><RunRows runs=page.items show_prompt=true/></div>
+                            <nav class="pager">
+                                {(current > 1).then(|| view! { <A href=params.with(|m| page_href(m, current - 1))>{t!(i18n, runs.prev)}</A> })}
+                                <span class="muted">{format!("{current} / {pages}")}</span>
+                                {(current < pages).then(|| view! { <A href=params.with(|m| page_href(m, current + 1))>{t!(i18n, runs.next)}</A> })}
+                            </nav>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}

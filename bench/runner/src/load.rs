@@ -1,0 +1,245 @@
+//! The load test: mixed traffic (page loads, API reads, run starts) at a steady rate for a
+//! fixed time, with many SSE subscribers connected throughout. Any error fails it.
+
+use crate::support::{
+    client, setup_user, start_fake, start_run, start_server, summarize, Res, Summary,
+};
+use crate::Args;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    Page,
+    Read,
+    Start,
+}
+
+pub struct LoadReport {
+    pub seconds: u64,
+    pub rps: u32,
+    pub subscribers: usize,
+    pub requests: usize,
+    pub errors: u64,
+    pub first_errors: Vec<String>,
+    pub by_kind: Vec<(&'static str, Summary)>,
+    pub all: Summary,
+    pub sse_events: u64,
+    pub sse_errors: u64,
+    pub peak_rss_kb: u64,
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "load: {} s at {} req/s with {} SSE subscribers: {} requests, {} errors, {} SSE events ({} stream errors), server peak RSS {:.1} MB",
+            self.seconds, self.rps, self.subscribers, self.requests, self.errors, self.sse_events, self.sse_errors, self.peak_rss_kb as f64 / 1024.0
+        )?;
+        writeln!(f, "| traffic | requests | p50 ms | p99 ms | max ms |")?;
+        writeln!(f, "|---|---:|---:|---:|---:|")?;
+        for (name, s) in self
+            .by_kind
+            .iter()
+            .chain(std::iter::once(&("all", self.all)))
+        {
+            writeln!(
+                f,
+                "| {name} | {} | {:.2} | {:.2} | {:.2} |",
+                s.n, s.p50, s.p99, s.max
+            )?;
+        }
+        for e in &self.first_errors {
+            writeln!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Run the load test; an error if any request or stream failed.
+pub async fn run(args: &Args) -> Res<LoadReport> {
+    let report = measure(args).await?;
+    if report.errors > 0 || report.sse_errors > 0 {
+        return Err(format!("{report}\nthe load test saw errors"));
+    }
+    Ok(report)
+}
+
+pub async fn measure(args: &Args) -> Res<LoadReport> {
+    let fake = start_fake(&args.fake).await?;
+    let env = [
+        ("OPENAI_COMPAT_BASE_URL", format!("{}/v1", fake.base)),
+        ("MOCK_TOKENS_PER_SECOND", "200".to_owned()),
+        ("RUN_CONCURRENCY", "1024".to_owned()),
+    ];
+    let (server, _) = start_server(&args.server, &args.site, &env).await?;
+    let base = server.base.clone();
+    let (token, prompt) = setup_user(&base, "mock", "mock-1").await?;
+    let http = client();
+
+    // Subscribers: the per-user run stream, held open for the whole test.
+    let sse_events = Arc::new(AtomicU64::new(0));
+    let sse_errors = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut subs = Vec::new();
+    for _ in 0..args.subscribers {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        let (events, errors, stop) = (sse_events.clone(), sse_errors.clone(), stop.clone());
+        subs.push(tokio::spawn(async move {
+            let res = http
+                .get(format!("{base}/api/v1/runs/events"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let Ok(res) = res.map_err(|_| errors.fetch_add(1, Ordering::Relaxed)) else {
+                return;
+            };
+            if res.status() != 200 {
+                errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let mut stream = res.bytes_stream().eventsource();
+            loop {
+                tokio::select! {
+                    _ = stop.notified() => return,
+                    ev = stream.next() => match ev {
+                        Some(Ok(_)) => { events.fetch_add(1, Ordering::Relaxed); }
+                        Some(Err(_)) | None => { errors.fetch_add(1, Ordering::Relaxed); return; }
+                    }
+                }
+            }
+        }));
+    }
+
+    let pattern = [
+        Kind::Read,
+        Kind::Page,
+        Kind::Start,
+        Kind::Read,
+        Kind::Page,
+        Kind::Read,
+        Kind::Start,
+        Kind::Page,
+        Kind::Read,
+        Kind::Start,
+    ];
+    let period = Duration::from_secs_f64(1.0 / f64::from(args.rps.max(1)));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let end = Instant::now() + Duration::from_secs(args.seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut i = 0usize;
+    while Instant::now() < end {
+        ticker.tick().await;
+        let kind = pattern[i % pattern.len()];
+        let (http, base, token, prompt) =
+            (http.clone(), base.clone(), token.clone(), prompt.clone());
+        let n = i;
+        tasks.spawn(async move {
+            let t0 = Instant::now();
+            let outcome: Res<()> = match kind {
+                Kind::Page => {
+                    let path = if n.is_multiple_of(2) {
+                        format!("/prompts/{prompt}")
+                    } else {
+                        "/runs".to_owned()
+                    };
+                    check(
+                        http.get(format!("{base}{path}"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await,
+                        &path,
+                    )
+                    .await
+                }
+                Kind::Read => {
+                    let path = if n.is_multiple_of(2) {
+                        "/api/v1/runs?per_page=20".to_owned()
+                    } else {
+                        format!("/api/v1/prompts/{prompt}")
+                    };
+                    check(
+                        http.get(format!("{base}{path}"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await,
+                        &path,
+                    )
+                    .await
+                }
+                Kind::Start => start_run(&http, &base, &token, &prompt, &format!("load-{n}"))
+                    .await
+                    .map(|_| ()),
+            };
+            (kind, t0.elapsed(), outcome)
+        });
+        i += 1;
+    }
+    let mut lat: std::collections::HashMap<Kind, Vec<Duration>> = Default::default();
+    let mut all = Vec::new();
+    let (mut errors, mut first_errors) = (0u64, Vec::new());
+    while let Some(r) = tasks.join_next().await {
+        let Ok((kind, took, outcome)) = r else {
+            errors += 1;
+            continue;
+        };
+        if let Err(e) = outcome {
+            errors += 1;
+            if first_errors.len() < 5 {
+                first_errors.push(e);
+            }
+        }
+        lat.entry(kind).or_default().push(took);
+        all.push(took);
+    }
+    // Let the started runs finish while subscribers still listen.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let peak_rss_kb = server.rss_kb().1;
+    stop.notify_waiters();
+    for s in subs {
+        let _ = s.await;
+    }
+    let requests = all.len();
+    let by_kind = [
+        (Kind::Page, "page loads"),
+        (Kind::Read, "API reads"),
+        (Kind::Start, "run starts"),
+    ]
+    .into_iter()
+    .map(|(k, name)| (name, summarize(lat.remove(&k).unwrap_or_default())))
+    .collect();
+    Ok(LoadReport {
+        seconds: args.seconds,
+        rps: args.rps,
+        subscribers: args.subscribers,
+        requests,
+        errors,
+        first_errors,
+        by_kind,
+        all: summarize(all),
+        sse_events: sse_events.load(Ordering::Relaxed),
+        sse_errors: sse_errors.load(Ordering::Relaxed),
+        peak_rss_kb,
+    })
+}
+
+async fn check(res: Result<reqwest::Response, reqwest::Error>, what: &str) -> Res<()> {
+    let res = res.map_err(|e| format!("{what}: {e}"))?;
+    let status = res.status();
+    // Read the whole body: the time includes it.
+    let body = res.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "{what}: {status} {}",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ));
+    }
+    Ok(())
+}

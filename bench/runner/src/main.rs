@@ -1,0 +1,86 @@
+//! `promptlab-bench`: benchmarks of the real release server over HTTP, against the fake
+//! provider process on loopback, and the bounded load test.
+//!
+//! ```text
+//! promptlab-bench all  --server BIN --fake BIN --site DIR --out bench/RESULTS.md [--quick]
+//! promptlab-bench load --server BIN --fake BIN --site DIR [--seconds 60] [--rps 300] [--subscribers 200]
+//! ```
+//! `bench/run.sh` builds everything in release mode and runs `all`; `scripts/test.sh` runs
+//! `load` against the debug build. See `bench/RESULTS.md` for what each figure means.
+
+mod load;
+mod scenarios;
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub struct Args {
+    pub server: PathBuf,
+    pub fake: PathBuf,
+    pub site: PathBuf,
+    pub out: Option<PathBuf>,
+    pub quick: bool,
+    pub seconds: u64,
+    pub rps: u32,
+    pub subscribers: usize,
+}
+
+fn parse() -> Result<(String, Args), String> {
+    let mut it = std::env::args().skip(1);
+    let cmd = it
+        .next()
+        .ok_or("usage: promptlab-bench all|load --server BIN --fake BIN --site DIR")?;
+    let mut a = Args {
+        server: "target/release/promptlab-server".into(),
+        fake: "target/release/promptlab-fake-provider".into(),
+        site: "target/site".into(),
+        out: None,
+        quick: false,
+        seconds: 60,
+        rps: 300,
+        subscribers: 200,
+    };
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--server" => a.server = val()?.into(),
+            "--fake" => a.fake = val()?.into(),
+            "--site" => a.site = val()?.into(),
+            "--out" => a.out = Some(val()?.into()),
+            "--quick" => a.quick = true,
+            "--seconds" => a.seconds = val()?.parse().map_err(|_| "--seconds: a number")?,
+            "--rps" => a.rps = val()?.parse().map_err(|_| "--rps: a number")?,
+            "--subscribers" => {
+                a.subscribers = val()?.parse().map_err(|_| "--subscribers: a number")?
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok((cmd, a))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (cmd, args) = match parse() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd.as_str() {
+        "all" => scenarios::all(&args).await,
+        "load" => load::run(&args).await.map(|report| {
+            println!("{report}");
+        }),
+        other => Err(format!("unknown command {other}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("promptlab-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

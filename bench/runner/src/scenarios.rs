@@ -1,0 +1,518 @@
+//! The benchmarks: footprint, overhead, throughput (with the raw SQLite ceiling),
+//! concurrency, and the load test, written to `bench/RESULTS.md`.
+
+use crate::support::*;
+use crate::Args;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+pub async fn all(args: &Args) -> Res<()> {
+    let mut out = String::new();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let _ = writeln!(out, "# PromptLab benchmark results\n");
+    let _ = writeln!(
+        out,
+        "Written by `bench/run.sh` (`promptlab-bench all`) on {date}.\n"
+    );
+    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(out, "- Server: `{}` (release build), SQLite in a temp directory, fake provider process on loopback (`{}`).", args.server.display(), args.fake.display());
+    let _ = writeln!(out, "- Client: this program, in its own process on the same machine (so it competes for the same cores).\n");
+
+    eprintln!("footprint…");
+    out.push_str(&footprint(args).await?);
+    eprintln!("overhead…");
+    let seconds = if args.quick { 3 } else { 10 };
+    out.push_str(&overhead(args, &[100, 500], seconds).await?);
+    eprintln!("throughput…");
+    out.push_str(&throughput(args, if args.quick { 1000 } else { 5000 }).await?);
+    eprintln!("concurrency…");
+    out.push_str(&concurrency(args, if args.quick { 1000 } else { 10_000 }).await?);
+    eprintln!("load…");
+    let load_args = Args {
+        seconds: if args.quick { 10 } else { 60 },
+        server: args.server.clone(),
+        fake: args.fake.clone(),
+        site: args.site.clone(),
+        out: None,
+        quick: args.quick,
+        rps: args.rps,
+        subscribers: args.subscribers,
+    };
+    let report = crate::load::measure(&load_args).await?;
+    let _ = writeln!(out, "## Load test\n\nMixed traffic for {} s at {} requests/s (3 in 10 page loads of `/prompts/{{id}}` and `/runs`, 4 in 10 API reads, 3 in 10 run starts on the mock at 200 tokens/s), with {} clients subscribed to the per-user run stream (SSE) throughout. Latency is per request, body included.\n", report.seconds, report.rps, report.subscribers);
+    let _ = writeln!(out, "```\n{report}```\n");
+    if let Some(path) = &args.out {
+        std::fs::write(path, &out).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    println!("{out}");
+    Ok(())
+}
+
+fn gzip_len(path: &std::path::Path) -> u64 {
+    std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map(|o| o.stdout.len() as u64)
+        .unwrap_or(0)
+}
+
+async fn footprint(args: &Args) -> Res<String> {
+    let mut ready = Vec::new();
+    let mut idle_rss = 0;
+    for i in 0..5 {
+        let (server, took) = start_server(&args.server, &args.site, &[]).await?;
+        ready.push(took);
+        if i == 4 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            idle_rss = server.rss_kb().0;
+        }
+    }
+    let r = summarize(ready);
+    let mut s = String::from("## Footprint\n\n");
+    let _ = writeln!(s, "Start-up: process spawn to the first `200` from `/health/ready` on a new, empty SQLite database (migrations included), 5 starts: median {:.0} ms, max {:.0} ms (goal ≤ 300 ms).\n", r.p50, r.max);
+    let _ = writeln!(
+        s,
+        "Idle RSS 2 s after start: {:.1} MB (goal ≤ 25 MB).\n",
+        idle_rss as f64 / 1024.0
+    );
+    let pkg = args.site.join("pkg");
+    let mut rows = String::new();
+    let (mut raw, mut gz) = (0, 0);
+    if let Ok(dir) = std::fs::read_dir(&pkg) {
+        let mut files: Vec<_> = dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
+            .collect();
+        files.sort();
+        for f in files {
+            let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+            let g = gzip_len(&f);
+            raw += len;
+            gz += g;
+            let _ = writeln!(
+                rows,
+                "| `{}` | {:.1} kB | {:.1} kB |",
+                f.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+                len as f64 / 1000.0,
+                g as f64 / 1000.0
+            );
+        }
+    }
+    let _ = writeln!(s, "Shipped wasm + JS (`{}`), gzip -9 (goal ≤ 250 kB gzip):\n\n| file | raw | gzip |\n|---|---:|---:|\n{rows}| total | {:.1} kB | {:.1} kB |\n", pkg.display(), raw as f64 / 1000.0, gz as f64 / 1000.0);
+    Ok(s)
+}
+
+/// Time to first text and to completion of one streamed request straight to the fake.
+async fn direct_once(
+    http: &reqwest::Client,
+    fake: &str,
+    model: &str,
+    n: usize,
+) -> Res<(Duration, Duration)> {
+    let t0 = Instant::now();
+    let res = http
+        .post(format!("{fake}/v1/chat/completions"))
+        .json(
+            &json!({ "model": model, "stream": true, "stream_options": { "include_usage": true },
+            "messages": [{ "role": "user", "content": format!("Request {n}") }] }),
+        )
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut events = res.bytes_stream().eventsource();
+    let mut first = None;
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| e.to_string())?;
+        if ev.data.trim() == "[DONE]" {
+            return Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed()));
+        }
+        if first.is_none() {
+            let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+            if v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+            {
+                first = Some(t0.elapsed());
+            }
+        }
+    }
+    Err("stream ended without [DONE]".into())
+}
+
+/// The same through PromptLab: start the run, follow its events from the first one.
+async fn through_once(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    prompt: &str,
+    n: usize,
+) -> Res<(Duration, Duration)> {
+    let t0 = Instant::now();
+    let id = start_run(http, base, token, prompt, &format!("o{n}")).await?;
+    let res = http
+        .get(format!("{base}/api/v1/runs/{id}/events"))
+        .bearer_auth(token)
+        .header("Last-Event-ID", "0")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut events = res.bytes_stream().eventsource();
+    let mut first = None;
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| e.to_string())?;
+        match ev.event.as_str() {
+            "delta" if first.is_none() => first = Some(t0.elapsed()),
+            "snapshot" if first.is_none() => {
+                let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+                if v["output"].as_str().is_some_and(|o| !o.is_empty()) {
+                    first = Some(t0.elapsed());
+                }
+            }
+            "succeeded" => return Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed())),
+            "failed" | "canceled" => return Err(format!("run {id} ended {}", ev.event)),
+            _ => {}
+        }
+    }
+    Err(format!("run {id}: stream ended early"))
+}
+
+/// Fire `once` at a fixed rate for `seconds`; collect (ttft, total) and errors.
+async fn at_rate<F, Fut>(
+    rate: u32,
+    seconds: u64,
+    once: F,
+) -> (Vec<Duration>, Vec<Duration>, usize, Vec<String>)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Res<(Duration, Duration)>> + Send + 'static,
+{
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let total = rate as usize * seconds as usize;
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..total {
+        ticker.tick().await;
+        set.spawn(once(n));
+    }
+    let (mut ttft, mut done, mut errors, mut samples) = (Vec::new(), Vec::new(), 0, Vec::new());
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok((a, b))) => {
+                ttft.push(a);
+                done.push(b);
+            }
+            Ok(Err(e)) => {
+                errors += 1;
+                if samples.len() < 3 {
+                    samples.push(e);
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                samples.push(e.to_string());
+            }
+        }
+    }
+    (ttft, done, errors, samples)
+}
+
+async fn overhead(args: &Args, rates: &[u32], seconds: u64) -> Res<String> {
+    let fake = start_fake(&args.fake).await?;
+    let env = [
+        ("OPENAI_COMPAT_BASE_URL", format!("{}/v1", fake.base)),
+        ("RUN_CONCURRENCY", "4096".to_owned()),
+        ("RUN_CACHE_TTL_SECS", "0".to_owned()),
+    ];
+    let (server, _) = start_server(&args.server, &args.site, &env).await?;
+    // 10 words, 5 ms apart: a 50 ms stream.
+    let model = "bench:tokens=10,delay=5";
+    let (token, prompt) = setup_user(&server.base, "openai_compat", model).await?;
+    let http = client();
+    let mut s = String::from("## Overhead\n\n");
+    let _ = writeln!(s, "Each request streams 10 words 5 ms apart from the fake provider. *Direct*: an SSE client posts to the fake's `/v1/chat/completions`. *Through PromptLab*: the client posts `/api/v1/runs` (the cache cannot hit: every request has new variables), then reads `/api/v1/runs/{{id}}/events` from the first event; the clock starts before the POST. Time to first token (TTFT) is the first text; completion is `[DONE]` / `succeeded`. Requests are sent at a fixed rate for {seconds} s; *added* is the through figure minus the direct one at the same percentile. Goal: p99 added ≤ 1 ms.\n");
+    let _ = writeln!(s, "| rate | path | n | errors | TTFT p50 | TTFT p99 | TTFT max | done p50 | done p99 | done max |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut notes = String::new();
+    for &rate in rates {
+        let (h, f) = (http.clone(), fake.base.clone());
+        let direct = at_rate(rate, seconds, move |n| {
+            let (h, f) = (h.clone(), f.clone());
+            async move { direct_once(&h, &f, model, n).await }
+        })
+        .await;
+        let (h, b, t, p) = (
+            http.clone(),
+            server.base.clone(),
+            token.clone(),
+            prompt.clone(),
+        );
+        let through = at_rate(rate, seconds, move |n| {
+            let (h, b, t, p) = (h.clone(), b.clone(), t.clone(), p.clone());
+            async move { through_once(&h, &b, &t, &p, n).await }
+        })
+        .await;
+        let (dt, dd) = (summarize(direct.0), summarize(direct.1));
+        let (tt, td) = (summarize(through.0), summarize(through.1));
+        let _ = writeln!(
+            s,
+            "| {rate}/s | direct | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            dd.n, direct.2, dt.p50, dt.p99, dt.max, dd.p50, dd.p99, dd.max
+        );
+        let _ = writeln!(s, "| {rate}/s | through PromptLab | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |", td.n, through.2, tt.p50, tt.p99, tt.max, td.p50, td.p99, td.max);
+        let _ = writeln!(
+            s,
+            "| {rate}/s | **added** | | | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            tt.p50 - dt.p50,
+            tt.p99 - dt.p99,
+            tt.max - dt.max,
+            td.p50 - dd.p50,
+            td.p99 - dd.p99,
+            td.max - dd.max
+        );
+        for e in direct.3.iter().chain(through.3.iter()) {
+            let _ = writeln!(notes, "- error sample at {rate}/s: {e}");
+        }
+    }
+    let _ = writeln!(s, "\nAll times in ms.\n{notes}");
+    Ok(s)
+}
+
+async fn throughput(args: &Args, runs: usize) -> Res<String> {
+    let env = [
+        ("MOCK_TOKENS_PER_SECOND", "0".to_owned()),
+        ("RUN_CONCURRENCY", "256".to_owned()),
+        ("RUN_CACHE_TTL_SECS", "0".to_owned()),
+    ];
+    let (server, _) = start_server(&args.server, &args.site, &env).await?;
+    let (token, prompt) = setup_user(&server.base, "mock", "mock-1").await?;
+    let http = client();
+    let t0 = Instant::now();
+    let submitters = 64;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..submitters {
+        let (h, b, t, p) = (
+            http.clone(),
+            server.base.clone(),
+            token.clone(),
+            prompt.clone(),
+        );
+        set.spawn(async move {
+            let mut errors = 0;
+            for n in (w..runs).step_by(submitters) {
+                if start_run(&h, &b, &t, &p, &format!("t{n}")).await.is_err() {
+                    errors += 1;
+                }
+            }
+            errors
+        });
+    }
+    let mut errors = 0;
+    while let Some(r) = set.join_next().await {
+        errors += r.unwrap_or(runs);
+    }
+    let submitted = t0.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let done = count(&http, &server.base, &token, "succeeded").await?
+            + count(&http, &server.base, &token, "failed").await?;
+        if done as usize >= runs - errors || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = t0.elapsed();
+    let succeeded = count(&http, &server.base, &token, "succeeded").await?;
+    let rate = succeeded as f64 / elapsed.as_secs_f64();
+    let raw = raw_sqlite(runs).await?;
+    let mut s = String::from("## Throughput\n\n");
+    let _ = writeln!(s, "{runs} runs on the built-in mock at zero latency (`MOCK_TOKENS_PER_SECOND=0`, 60 words each), started by 64 concurrent HTTP clients through `POST /api/v1/runs`; the clock stops when all are `succeeded` (polled through the API). Submission took {:.2} s.\n", submitted.as_secs_f64());
+    let _ = writeln!(s, "- Through PromptLab: **{rate:.0} runs/s** ({succeeded} succeeded, {errors} failed to start) in {:.2} s. Goal ≥ 2,000 runs/s.", elapsed.as_secs_f64());
+    let _ = writeln!(s, "- Raw SQLite ceiling, same process kind, same driver and settings (sea-orm/sqlx, WAL, synchronous=NORMAL, pool of 8): one insert and two updates per run from 64 concurrent tasks: **{raw:.0} runs/s**.");
+    let _ = writeln!(
+        s,
+        "- Ratio: PromptLab reaches **{:.0}%** of the raw write ceiling.\n",
+        100.0 * rate / raw.max(1.0)
+    );
+    Ok(s)
+}
+
+/// Insert + two updates per run through the store's own connection settings.
+async fn raw_sqlite(runs: usize) -> Res<f64> {
+    use promptlab::store::runs as r;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let dir = temp_dir("raw");
+    let url = format!("sqlite://{}/raw.db?mode=rwc", dir.0.display());
+    let vars: std::collections::HashMap<String, String> =
+        [("DATABASE_URL".to_owned(), url.clone())].into();
+    let config = promptlab::config::Config::from_vars(&vars).map_err(|e| e.to_string())?;
+    let engine = promptlab::engine::Engine::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let signed = engine
+        .register(promptlab::accounts::RegisterRequest {
+            email: "raw@example.com".into(),
+            name: "Raw".into(),
+            password: "correct-horse-battery".into(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let who = engine
+        .authenticate(&signed.token)
+        .await
+        .map_err(|e| e.to_string())?;
+    let prompt = promptlab::prompts::service::create(
+        engine.db(),
+        &who,
+        promptlab::prompts::NewPrompt {
+            project_id: None,
+            name: "raw".into(),
+            description: String::new(),
+            tags: vec![],
+            content: None,
+            note: String::new(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let workers = 64;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let db = engine.db().clone();
+        let (project, pid, user) = (prompt.project_id, prompt.id, who.user.id);
+        set.spawn(async move {
+            for n in (w..runs).step_by(workers) {
+                let now = chrono::Utc::now();
+                let id = uuid::Uuid::new_v4();
+                let row = r::ActiveModel {
+                    id: Set(id),
+                    project_id: Set(project),
+                    prompt_id: Set(pid),
+                    version_number: Set(1),
+                    created_by: Set(user),
+                    status: Set("queued".into()),
+                    provider: Set("mock".into()),
+                    model: Set("mock-1".into()),
+                    params: Set("{}".into()),
+                    variables: Set(format!("{{\"n\":\"{n}\"}}")),
+                    messages: Set("[]".into()),
+                    run_key: Set(format!("{n:064}")),
+                    cached: Set(false),
+                    idempotency_key: Set(None),
+                    output: Set(String::new()),
+                    error_code: Set(None),
+                    error_message: Set(None),
+                    attempts: Set(0),
+                    input_tokens: Set(None),
+                    output_tokens: Set(None),
+                    cost_usd: Set(None),
+                    provider_model: Set(None),
+                    latency_ms: Set(None),
+                    ttft_ms: Set(None),
+                    queued_at: Set(now),
+                    started_at: Set(None),
+                    finished_at: Set(None),
+                    lease_owner: Set(None),
+                    lease_expires_at: Set(None),
+                    cancel_requested: Set(false),
+                };
+                row.insert(&db).await.map_err(|e| e.to_string())?;
+                r::Entity::update_many()
+                    .col_expr(r::Column::Status, Expr::value("running"))
+                    .col_expr(r::Column::StartedAt, Expr::value(now))
+                    .filter(r::Column::Id.eq(id))
+                    .exec(&db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                r::Entity::update_many()
+                    .col_expr(r::Column::Status, Expr::value("succeeded"))
+                    .col_expr(
+                        r::Column::Output,
+                        Expr::value("the prompt asks for a clear answer ".repeat(10)),
+                    )
+                    .col_expr(r::Column::FinishedAt, Expr::value(chrono::Utc::now()))
+                    .filter(r::Column::Id.eq(id))
+                    .exec(&db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    let rate = runs as f64 / t0.elapsed().as_secs_f64();
+    engine.close().await;
+    Ok(rate)
+}
+
+async fn concurrency(args: &Args, runs: usize) -> Res<String> {
+    let fake = start_fake(&args.fake).await?;
+    let env = [
+        ("OPENAI_COMPAT_BASE_URL", format!("{}/v1", fake.base)),
+        ("RUN_CONCURRENCY", (runs + 100).to_string()),
+        ("RUN_CACHE_TTL_SECS", "0".to_owned()),
+        ("RUN_LEASE_MS", "60000".to_owned()),
+    ];
+    let (server, _) = start_server(&args.server, &args.site, &env).await?;
+    // 10 words, one per second: a 10-second stream.
+    let (token, prompt) =
+        setup_user(&server.base, "openai_compat", "long:tokens=10,delay=1000").await?;
+    let http = client();
+    let t0 = Instant::now();
+    let submitters = 128;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..submitters {
+        let (h, b, t, p) = (
+            http.clone(),
+            server.base.clone(),
+            token.clone(),
+            prompt.clone(),
+        );
+        set.spawn(async move {
+            let mut errors = 0;
+            for n in (w..runs).step_by(submitters) {
+                if start_run(&h, &b, &t, &p, &format!("c{n}")).await.is_err() {
+                    errors += 1;
+                }
+            }
+            errors
+        });
+    }
+    let mut start_errors = 0;
+    while let Some(r) = set.join_next().await {
+        start_errors += r.unwrap_or(0);
+    }
+    let submitted = t0.elapsed();
+    let mut max_running = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (mut succeeded, mut failed);
+    loop {
+        let running = count(&http, &server.base, &token, "running").await?;
+        max_running = max_running.max(running);
+        succeeded = count(&http, &server.base, &token, "succeeded").await?;
+        failed = count(&http, &server.base, &token, "failed").await?;
+        if (succeeded + failed) as usize >= runs - start_errors || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, peak) = server.rss_kb();
+    let (_, fake_peak) = fake.rss_kb();
+    let mut s = String::from("## Concurrency\n\n");
+    let _ = writeln!(s, "{runs} runs started as fast as 128 HTTP clients can (took {:.1} s), each a 10-second stream (10 words, one per second) from the fake provider, with `RUN_CONCURRENCY={}`.\n", submitted.as_secs_f64(), runs + 100);
+    let _ = writeln!(
+        s,
+        "- Most runs in flight at once (status `running`, sampled every 250 ms): **{max_running}**"
+    );
+    let _ = writeln!(s, "- Completed: **{succeeded}** succeeded, {failed} failed, {start_errors} failed to start, in {:.1} s from the first start. Goal: all complete, 0 errors.", t0.elapsed().as_secs_f64());
+    let _ = writeln!(s, "- Server peak RSS (VmHWM): **{:.1} MB** (goal ≤ 256 MB). The fake provider's own peak, for scale: {:.1} MB.\n", peak as f64 / 1024.0, fake_peak as f64 / 1024.0);
+    Ok(s)
+}

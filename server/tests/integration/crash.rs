@@ -1,0 +1,216 @@
+//! Crash safety: 200 runs in flight on a slow provider, the server killed with SIGKILL,
+//! then started again on the same database. Every run must reach a final state, none may
+//! be lost or duplicated, and every succeeded run's output must be recorded exactly once.
+//!
+//! This drives the real binary as a child process, so the kill is a real `kill -9`.
+
+use crate::support::{Backend, JWT_SECRET};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 200;
+const TOKENS: usize = 20;
+/// 20 words, 100 ms apart: each run streams for about two seconds.
+const MODEL: &str = "slow:tokens=20,delay=100";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(db: &str, fake: &str, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_promptlab-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_OUTPUT_NAME", "promptlab")
+            .env("OPENAI_COMPAT_BASE_URL", format!("{fake}/v1"))
+            .env("RUN_LEASE_MS", "1500")
+            .env("RUN_CONCURRENCY", "300")
+            .env("AUTH_RATE_BURST", "100")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::null())
+            .stdout(match std::env::var("CRASH_LOG") {
+                Ok(path) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+                Err(_) => Stdio::null(),
+            })
+            .spawn()
+            .expect("start the server binary");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{base}/health/ready")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, base }
+    }
+
+    fn kill9(mut self) {
+        // std's kill is SIGKILL on Unix: no shutdown code runs.
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn crash_and_recover(backend: Backend) {
+    let fake = promptlab_fake_provider::spawn().await;
+    let (db, _guard) = crate::support::fresh_database(backend).await;
+    let port = free_port();
+    let server = Server::start(&db, &fake, port).await;
+    let http = reqwest::Client::new();
+    let token: String = {
+        let res = http
+            .post(format!("{}/api/v1/auth/register", server.base))
+            .json(&json!({ "email": "crash@example.com", "name": "Crash", "password": "correct-horse-battery" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let prompt: Value = http
+        .post(format!("{}/api/v1/prompts", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "crashy", "content": {
+            "messages": [{ "role": "user", "content": "Item {{ n }}" }],
+            "params": { "provider": "openai_compat", "model": MODEL },
+            "variables": [{ "name": "n", "kind": "number" }]
+        }}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = prompt["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::with_capacity(RUNS);
+    for n in 0..RUNS {
+        let res = http
+            .post(format!("{}/api/v1/runs", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "prompt_id": pid, "variables": { "n": n } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let v: Value = res.json().await.unwrap();
+        ids.push(v["run"]["id"].as_str().unwrap().to_owned());
+    }
+    // Mid-flight: the runs are streaming (about two seconds each).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.kill9();
+
+    let server = Server::start(&db, &fake, port).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut final_runs: Vec<Value>;
+    loop {
+        final_runs = Vec::new();
+        for id in &ids {
+            let run: Value = http
+                .get(format!("{}/api/v1/runs/{id}", server.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            final_runs.push(run);
+        }
+        let done = final_runs
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r["status"].as_str(),
+                    Some("succeeded" | "failed" | "canceled")
+                )
+            })
+            .count();
+        if done == RUNS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {RUNS} runs finished after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // None lost, none duplicated.
+    let list: Value = http
+        .get(format!("{}/api/v1/runs?per_page=1", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], RUNS as u64, "exactly the runs started");
+    let expected: Vec<&str> = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+    ]
+    .iter()
+    .cycle()
+    .take(TOKENS)
+    .copied()
+    .collect();
+    let expected = expected.join(" ");
+    let mut retried = 0;
+    for run in &final_runs {
+        assert_eq!(run["status"], "succeeded", "every run completes: {run}");
+        assert_eq!(
+            run["output"],
+            expected.as_str(),
+            "output recorded exactly once: {run}"
+        );
+        assert_eq!(run["output_tokens"], TOKENS as u64);
+        if run["attempts"].as_i64().unwrap() > 1 {
+            retried += 1;
+        }
+    }
+    assert!(
+        retried > 0,
+        "the kill interrupted runs that were then retried"
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_flight_loses_nothing_sqlite() {
+    crash_and_recover(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_flight_loses_nothing_postgres() {
+    crash_and_recover(Backend::Postgres).await;
+}
