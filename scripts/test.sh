@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of PromptLab: formatting, clippy for both builds (server `ssr`
 # and browser `hydrate` on wasm32), unit and integration tests on SQLite and PostgreSQL
-# (including the wasm dependency check), then the app built by cargo-leptos under
-# Playwright in Chromium, with and without JavaScript.
+# (including the wasm dependency check and the kill -9 crash test), then the app built by
+# cargo-leptos under Playwright in Chromium, with and without JavaScript, and the bounded
+# load test against the release server (0 errors required; p99 latency printed).
 #
 # Needs PostgreSQL at 127.0.0.1:5432 with trust auth (PROMPTLAB_TEST_PG_URL overrides).
 set -euo pipefail
@@ -39,3 +40,12 @@ export PROMPTLAB_SERVER_BIN="$target_dir/debug/promptlab-server"
 export PROMPTLAB_E2E_DB="sqlite://$e2e_dir/e2e.db?mode=rwc"
 export PROMPTLAB_ROOT="$root"
 (cd end2end && npx playwright test)
+
+step "load test (60 s of mixed traffic with 200 SSE subscribers, release build)"
+# Release: the test measures the product, and a debug build cannot serve this rate.
+cargo build --release --locked -p promptlab-server -p promptlab-fake-provider -p promptlab-bench
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+"$target_dir/release/promptlab-bench" load \
+  --server "$target_dir/release/promptlab-server" \
+  --fake "$target_dir/release/promptlab-fake-provider" \
+  --site target/site --seconds "${LOAD_SECONDS:-60}" --rps "${LOAD_RPS:-300}" --subscribers 200

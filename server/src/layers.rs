@@ -6,4 +6,5 @@ pub mod body_limit;
 pub mod origin;
 pub mod rate_limit;
 pub mod security_headers;
+pub mod server_fn_status;
 pub mod trace;

@@ -76,6 +76,9 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(
+            layers::server_fn_status::fix_status,
+        ))
         .layer(from_fn_with_state(
             state.clone(),
             layers::origin::reject_cross_site,

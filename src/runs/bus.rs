@@ -24,6 +24,8 @@ const USER_CHANNEL: usize = 4096;
 pub struct UserEvent {
     pub user: Uuid,
     pub run: RunSummary,
+    /// The summary as JSON, serialised once for every watcher.
+    pub json: Arc<str>,
 }
 
 struct State {
@@ -234,7 +236,11 @@ impl Bus {
 
     /// Tell per-user watchers about a run's new state.
     pub fn publish_user(&self, user: Uuid, run: RunSummary) {
-        let _ = self.users.send(Arc::new(UserEvent { user, run }));
+        if self.users.receiver_count() == 0 {
+            return;
+        }
+        let json: Arc<str> = serde_json::to_string(&run).unwrap_or_default().into();
+        let _ = self.users.send(Arc::new(UserEvent { user, run, json }));
     }
 
     pub fn user_events(&self) -> broadcast::Receiver<Arc<UserEvent>> {

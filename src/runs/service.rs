@@ -736,7 +736,8 @@ async fn follow(
 /// What the per-user stream sends.
 #[derive(Debug, Clone)]
 pub enum UserStreamItem {
-    Run(Box<RunSummary>),
+    /// A run summary, as JSON.
+    Run(Arc<str>),
     /// Updates were dropped (a slow watcher): reload the list.
     Resync,
 }
@@ -755,7 +756,7 @@ pub fn user_events(engine: &Engine, who: &Identity) -> BoxStream<'static, UserSt
                 _ = closing.wait_for(|c| *c) => return,
                 _ = tx.closed() => return,
                 r = events.recv() => match r {
-                    Ok(ev) if ev.user == user => UserStreamItem::Run(Box::new(ev.run.clone())),
+                    Ok(ev) if ev.user == user => UserStreamItem::Run(ev.json.clone()),
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
                     Err(_) => return,

@@ -44,6 +44,8 @@ pub fn PromptEditor(
     on_saved: Callback<i32>,
     /// Called when a run started here ends.
     on_ran: Callback<()>,
+    /// Providers and models for the run panel.
+    providers: Vec<promptlab::runs::ProviderInfo>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let content = RwSignal::new(initial);
@@ -239,7 +241,7 @@ pub fn PromptEditor(
                 </button>
             </section>
 
-            <RunPanel prompt_id base content values on_finished=on_ran/>
+            <RunPanel prompt_id base content values on_finished=on_ran catalog=providers/>
         </div>
     }
 }

@@ -3,7 +3,7 @@
 
 use super::error_notice::ErrorNotice;
 use super::run_view::RunView;
-use crate::functions::runs::{run_catalog, BeginRun};
+use crate::functions::runs::BeginRun;
 use crate::i18n::*;
 use leptos::prelude::*;
 use promptlab::runs::{ParamOverrides, ProviderInfo, Run, StartRun};
@@ -20,38 +20,27 @@ pub fn RunPanel(
     values: RwSignal<Map<String, Value>>,
     /// Called when a run ends (to refresh lists).
     on_finished: Callback<()>,
+    /// What the server can run (loaded with the page, so nothing waits on it).
+    catalog: Vec<ProviderInfo>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let catalog = Resource::new(|| (), |_| run_catalog());
-    let provider = RwSignal::new(content.with_untracked(|c| c.params.provider.clone()));
-    let model = RwSignal::new(content.with_untracked(|c| c.params.model.clone()));
+    let catalog = StoredValue::new(catalog);
+    // Start from the version's provider and model when this server has them, else the mock.
+    let (p0, m0) = content.with_untracked(|c| (c.params.provider.clone(), c.params.model.clone()));
+    let (p0, m0) = match catalog.with_value(|list| list.iter().find(|i| i.name == p0).cloned()) {
+        Some(info) if info.models.is_empty() || info.models.contains(&m0) => (p0, m0),
+        Some(info) => (p0, info.models.first().cloned().unwrap_or_default()),
+        None => catalog
+            .with_value(|list| list.iter().find(|i| i.mock).or(list.first()).cloned())
+            .map(|i| (i.name, i.models.first().cloned().unwrap_or_default()))
+            .unwrap_or((p0, m0)),
+    };
+    let provider = RwSignal::new(p0);
+    let model = RwSignal::new(m0);
     let bypass = RwSignal::new(false);
     let start = ServerAction::<BeginRun>::new();
     let current = RwSignal::new(None::<Run>);
-
-    let providers = move || catalog.get().and_then(Result::ok).unwrap_or_default();
-    // Keep the choice valid once the catalog is known: fall back to the mock.
-    Effect::new(move |_| {
-        let list: Vec<ProviderInfo> = providers();
-        if list.is_empty() {
-            return;
-        }
-        let p = provider.get_untracked();
-        match list.iter().find(|i| i.name == p) {
-            None => {
-                if let Some(first) = list.iter().find(|i| i.mock).or(list.first()) {
-                    provider.set(first.name.clone());
-                    model.set(first.models.first().cloned().unwrap_or_default());
-                }
-            }
-            Some(info)
-                if !info.models.is_empty() && !info.models.contains(&model.get_untracked()) =>
-            {
-                model.set(info.models[0].clone());
-            }
-            Some(_) => {}
-        }
-    });
+    let providers = move || catalog.get_value();
     let models = move || {
         let p = provider.get();
         providers()

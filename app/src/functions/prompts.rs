@@ -20,6 +20,8 @@ pub struct Workspace {
     pub versions: Vec<Version>,
     pub labels: Vec<Label>,
     pub history: Vec<LabelEvent>,
+    /// Providers and models this server can run (never a key).
+    pub providers: Vec<promptlab::runs::ProviderInfo>,
 }
 
 #[server(prefix = "/api", endpoint = "prompts/list")]
@@ -95,6 +97,7 @@ pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
         versions,
         labels,
         history,
+        providers: engine.providers().catalog(),
     })
 }
 

@@ -27,7 +27,7 @@ pub fn DiffPage() -> impl IntoView {
         },
     );
     view! {
-        <Title text=move || t_string!(i18n, diff.title).to_string()/>
+        <Title text=t_string!(i18n, diff.title).to_string()/>
         <div class="page-head">
             <div>
                 {move || id.get().ok().map(|pid| view! { <A href=format!("/prompts/{pid}") attr:class="small">"← " {t!(i18n, version.open_editor)}</A> })}

@@ -13,7 +13,7 @@ pub fn Home() -> impl IntoView {
     let i18n = use_i18n();
     let me = expect_context::<MeResource>();
     view! {
-        <Title text=move || t_string!(i18n, home.title).to_string()/>
+        <Title text=t_string!(i18n, home.title).to_string()/>
         <Suspense>
             {move || Suspend::new(async move {
                 let me = me.await.ok().flatten()?;

@@ -15,7 +15,7 @@ pub fn Login() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
-        <Title text=move || t_string!(i18n, auth.login_title).to_string()/>
+        <Title text=t_string!(i18n, auth.login_title).to_string()/>
         <RedirectIfSignedIn/>
         <AuthFrame>
             <h1>{t!(i18n, auth.login_title)}</h1>

@@ -13,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text=move || t_string!(i18n, not_found.title).to_string()/>
+        <Title text=t_string!(i18n, not_found.title).to_string()/>
         <main class="page narrow">
             <h1>{t!(i18n, not_found.title)}</h1>
             <p>{t!(i18n, not_found.body)}</p>

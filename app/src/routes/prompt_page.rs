@@ -72,7 +72,7 @@ pub fn PromptPage() -> impl IntoView {
                             {prompt.deleted_at.is_some().then(|| view! { <p class="notice">{t!(i18n, prompts.in_trash)}</p> })}
                             {(base == 0).then(|| view! { <p class="muted">{t!(i18n, prompts.no_versions)}</p> })}
                             <div class="two-col wide">
-                                <PromptEditor prompt_id=pid initial=content base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1))/>
+                                <PromptEditor prompt_id=pid initial=content base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1)) providers=ws.providers.clone()/>
                                 <div class="side">
                                     <Transition fallback=move || view! { <VersionHistory workspace=first_side.clone()/> }>
                                         {move || Suspend::new(async move {

@@ -23,7 +23,7 @@ pub fn PromptList() -> impl IntoView {
     let create = ServerAction::<CreatePrompt>::new();
     let create_error = Signal::derive(move || create.value().get().and_then(|r| r.err()));
     view! {
-        <Title text=move || t_string!(i18n, prompts.title).to_string()/>
+        <Title text=t_string!(i18n, prompts.title).to_string()/>
         <div class="page-head">
             <h1>{t!(i18n, prompts.title)}</h1>
             <nav class="tabs">

@@ -14,7 +14,7 @@ pub fn Register() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
-        <Title text=move || t_string!(i18n, auth.register_title).to_string()/>
+        <Title text=t_string!(i18n, auth.register_title).to_string()/>
         <RedirectIfSignedIn/>
         <AuthFrame>
             <h1>{t!(i18n, auth.register_title)}</h1>

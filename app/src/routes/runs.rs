@@ -96,7 +96,7 @@ pub fn RunList() -> impl IntoView {
     crate::live::follow_my_runs(move |_| tick.update(|t| *t += 1));
     let value = move |k: &'static str| move || params.with(|m| m.get(k).unwrap_or_default());
     view! {
-        <Title text=move || t_string!(i18n, runs.title).to_string()/>
+        <Title text=t_string!(i18n, runs.title).to_string()/>
         <div class="page-head">
             <h1>{t!(i18n, runs.title)}</h1>
         </div>

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Users the traffic and the subscribers are spread over.
+const USERS: usize = 20;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Kind {
     Page,
@@ -77,17 +80,22 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     ];
     let (server, _) = start_server(&args.server, &args.site, &env).await?;
     let base = server.base.clone();
-    let (token, prompt) = setup_user(&base, "mock", "mock-1").await?;
+    // Several users, as in a team: each request and each subscriber acts as one of them,
+    // so a subscriber sees its own user's runs.
+    let mut users = Vec::new();
+    for _ in 0..USERS {
+        users.push(setup_user(&base, "mock", "mock-1").await?);
+    }
     let http = client();
 
     // Subscribers: the per-user run stream, held open for the whole test.
     let sse_events = Arc::new(AtomicU64::new(0));
     let sse_errors = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop = tokio::sync::watch::channel(false).0;
     let mut subs = Vec::new();
-    for _ in 0..args.subscribers {
-        let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        let (events, errors, stop) = (sse_events.clone(), sse_errors.clone(), stop.clone());
+    for i in 0..args.subscribers {
+        let (http, base, token) = (http.clone(), base.clone(), users[i % USERS].0.clone());
+        let (events, errors, mut stop) = (sse_events.clone(), sse_errors.clone(), stop.subscribe());
         subs.push(tokio::spawn(async move {
             let res = http
                 .get(format!("{base}/api/v1/runs/events"))
@@ -104,7 +112,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
             let mut stream = res.bytes_stream().eventsource();
             loop {
                 tokio::select! {
-                    _ = stop.notified() => return,
+                    _ = stop.wait_for(|s| *s) => return,
                     ev = stream.next() => match ev {
                         Some(Ok(_)) => { events.fetch_add(1, Ordering::Relaxed); }
                         Some(Err(_)) | None => { errors.fetch_add(1, Ordering::Relaxed); return; }
@@ -135,8 +143,8 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     while Instant::now() < end {
         ticker.tick().await;
         let kind = pattern[i % pattern.len()];
-        let (http, base, token, prompt) =
-            (http.clone(), base.clone(), token.clone(), prompt.clone());
+        let (token, prompt) = users[i % USERS].clone();
+        let (http, base) = (http.clone(), base.clone());
         let n = i;
         tasks.spawn(async move {
             let t0 = Instant::now();
@@ -199,7 +207,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     // Let the started runs finish while subscribers still listen.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let peak_rss_kb = server.rss_kb().1;
-    stop.notify_waiters();
+    stop.send_replace(true);
     for s in subs {
         let _ = s.await;
     }

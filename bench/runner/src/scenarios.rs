@@ -42,7 +42,7 @@ pub async fn all(args: &Args) -> Res<()> {
         subscribers: args.subscribers,
     };
     let report = crate::load::measure(&load_args).await?;
-    let _ = writeln!(out, "## Load test\n\nMixed traffic for {} s at {} requests/s (3 in 10 page loads of `/prompts/{{id}}` and `/runs`, 4 in 10 API reads, 3 in 10 run starts on the mock at 200 tokens/s), with {} clients subscribed to the per-user run stream (SSE) throughout. Latency is per request, body included.\n", report.seconds, report.rps, report.subscribers);
+    let _ = writeln!(out, "## Load test\n\nMixed traffic for {} s at {} requests/s (3 in 10 page loads of `/prompts/{{id}}` and `/runs`, 4 in 10 API reads, 3 in 10 run starts on the mock at 200 tokens/s), spread over 20 users, with {} clients subscribed to their user's run stream (SSE) throughout. Latency is per request, body included.\n", report.seconds, report.rps, report.subscribers);
     let _ = writeln!(out, "```\n{report}```\n");
     if let Some(path) = &args.out {
         std::fs::write(path, &out).map_err(|e| format!("writing {}: {e}", path.display()))?;

@@ -115,10 +115,7 @@ async fn events(
 async fn user_events(State(s): State<AppState>, Caller(who): Caller) -> Response {
     let stream = runs::user_events(&s.engine, &who).map(|item| {
         let event = match item {
-            UserStreamItem::Run(run) => Event::default()
-                .event("run")
-                .json_data(&run)
-                .unwrap_or_else(|_| Event::default().comment("unserialisable run")),
+            UserStreamItem::Run(json) => Event::default().event("run").data(&*json),
             UserStreamItem::Resync => Event::default().event("resync").data("{}"),
         };
         Ok::<_, Infallible>(event)

@@ -22,6 +22,7 @@ macro_rules! with_fake_provider {
     };
 }
 
+mod bad_input;
 mod faults;
 mod lifecycle;
 mod recovery;

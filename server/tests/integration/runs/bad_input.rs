@@ -1,0 +1,354 @@
+//! Bad input on every run endpoint and run server function, generated: wrong types, huge
+//! strings, invalid UTF-8, unknown fields, negative or absurd parameters, garbage ids and
+//! query strings. Every request gets a 4xx with an error code (never a 5xx), and nothing
+//! rejected changes the database.
+
+use super::app;
+use crate::support::{Backend, TestApp};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Value};
+
+fn wrong_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "\\PC{0,40}".prop_map(Value::from),
+        prop::collection::vec(any::<i32>(), 0..4).prop_map(|v| json!(v)),
+        Just(json!({ "nested": { "deep": [1, 2, 3] } })),
+    ]
+}
+
+/// A start request that must be refused, built from a valid one.
+fn bad_start(prompt: String) -> impl Strategy<Value = Vec<u8>> {
+    let base = json!({ "prompt_id": prompt, "variables": { "topic": "x" } });
+    let with = move |f: Box<dyn Fn(&mut Value)>| {
+        let mut v = base.clone();
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap_or_default()
+    };
+    let w = with.clone();
+    let bad_id = wrong_value().prop_map(move |x| w(Box::new(move |v| v["prompt_id"] = x.clone())));
+    let w = with.clone();
+    let unknown = ("[a-z_]{1,12}", wrong_value())
+        .prop_filter("not a known field", |(k, _)| {
+            ![
+                "prompt_id",
+                "version",
+                "variables",
+                "provider",
+                "model",
+                "params",
+                "bypass_cache",
+            ]
+            .contains(&k.as_str())
+        })
+        .prop_map(move |(k, x)| w(Box::new(move |v| v[k.as_str()] = x.clone())));
+    let w = with.clone();
+    let hot = prop_oneof![2.0001f64..1e300, -1e300f64..-0.0001]
+        .prop_map(move |t| w(Box::new(move |v| v["params"] = json!({ "temperature": t }))));
+    let w = with.clone();
+    let tokens = prop_oneof![-1_000_000_000_000i64..=0, 1_000_001i64..i64::MAX]
+        .prop_map(move |t| w(Box::new(move |v| v["params"] = json!({ "max_tokens": t }))));
+    let w = with.clone();
+    let top_p = prop_oneof![1.0001f64..1e9, -1e9f64..-0.0001]
+        .prop_map(move |t| w(Box::new(move |v| v["params"] = json!({ "top_p": t }))));
+    let w = with.clone();
+    let stops = prop::collection::vec("\\PC{0,3}", 5..9).prop_map(move |s| {
+        w(Box::new(move |v| {
+            v["params"] = json!({ "stop": s.clone() })
+        }))
+    });
+    let w = with.clone();
+    let vars_type = prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        "\\PC{0,20}".prop_map(Value::from),
+        Just(json!([1, 2])),
+        Just(Value::Bool(true))
+    ]
+    .prop_map(move |x| w(Box::new(move |v| v["variables"] = x.clone())));
+    let w = with.clone();
+    let var_name = "[0-9 \\-!][a-z ]{0,10}".prop_map(move |k| {
+        w(Box::new(move |v| {
+            v["variables"] = json!({ "topic": "x", k.clone(): 1 })
+        }))
+    });
+    let w = with.clone();
+    let version = (i32::MIN..=0).prop_map(move |n| w(Box::new(move |v| v["version"] = json!(n))));
+    let w = with.clone();
+    let provider = "[a-z]{1,20}"
+        .prop_filter("not configured", |p| {
+            !["mock", "anthropic"].contains(&p.as_str())
+        })
+        .prop_map(move |p| w(Box::new(move |v| v["provider"] = json!(p.clone()))));
+    let w = with.clone();
+    let huge = (70_000usize..200_000).prop_map(move |n| {
+        w(Box::new(move |v| {
+            v["variables"] = json!({ "topic": "x".repeat(n) })
+        }))
+    });
+    let bytes = prop::collection::vec(any::<u8>(), 0..300);
+    let invalid_utf8 = prop::collection::vec(any::<u8>(), 0..50).prop_map(|mut b| {
+        b.splice(0..0, *b"{\"prompt_id\": \"\xff\xfe");
+        b
+    });
+    let nested =
+        (200usize..2000).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d)).into_bytes());
+    prop_oneof![
+        bad_id,
+        unknown,
+        hot,
+        tokens,
+        top_p,
+        stops,
+        vars_type,
+        var_name,
+        version,
+        provider,
+        huge,
+        bytes,
+        invalid_utf8,
+        nested
+    ]
+}
+
+struct Probe {
+    rt: tokio::runtime::Runtime,
+    app: TestApp,
+    token: String,
+    prompt: String,
+}
+
+impl Probe {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (app, token, prompt) = rt.block_on(async {
+            let app = app(Backend::Sqlite, &[]).await;
+            let r = super::Runs::new(&app, "fuzz@example.com").await;
+            let prompt = r.prompt("fuzzed", "mock", "mock-1").await;
+            let token = r.api.token.clone();
+            drop(r);
+            (app, token, prompt)
+        });
+        Self {
+            rt,
+            app,
+            token,
+            prompt,
+        }
+    }
+
+    /// Send and return (status, error code).
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Option<String>) {
+        self.rt.block_on(async {
+            let res = self
+                .app
+                .client()
+                .request(method, self.app.url(path))
+                .timeout(std::time::Duration::from_secs(10))
+                .bearer_auth(&self.token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let v: Value =
+                serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
+            let code = v["error"]["code"]
+                .as_str()
+                .or(v["code"].as_str())
+                .map(str::to_owned);
+            (status, code)
+        })
+    }
+
+    fn runs_in_db(&self) -> u64 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        self.rt
+            .block_on(promptlab::store::runs::Entity::find().count(self.app.engine.db()))
+            .unwrap()
+    }
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+fn refused(status: u16, code: &Option<String>) -> Result<(), TestCaseError> {
+    prop_assert!((400..500).contains(&status), "status {status}");
+    prop_assert!(code.is_some(), "an error code with {status}");
+    Ok(())
+}
+
+#[test]
+fn bad_run_requests_are_refused_and_change_nothing() {
+    let p = Probe::new();
+    let strategy = bad_start(p.prompt.clone());
+    // REST: POST /api/v1/runs.
+    runner(300)
+        .run(&strategy, |body| {
+            let (status, code) = p.send(
+                reqwest::Method::POST,
+                "/api/v1/runs",
+                "application/json",
+                body,
+            );
+            refused(status, &code)
+        })
+        .unwrap();
+    // The same bodies through the server function the editor uses.
+    runner(150)
+        .run(&strategy, |body| {
+            let mut wrapped = b"{\"req\":".to_vec();
+            wrapped.extend_from_slice(&body);
+            wrapped.push(b'}');
+            let (status, code) = p.send(
+                reqwest::Method::POST,
+                "/api/runs/start",
+                "application/json",
+                wrapped,
+            );
+            refused(status, &code)
+        })
+        .unwrap();
+    // A bad Idempotency-Key is refused before anything is written.
+    let bad_key = p.rt.block_on(async {
+        p.app
+            .client()
+            .post(p.app.url("/api/v1/runs"))
+            .bearer_auth(&p.token)
+            .header("Idempotency-Key", "has spaces")
+            .json(&json!({ "prompt_id": p.prompt, "variables": { "topic": "x" } }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(bad_key, 400);
+    assert_eq!(p.runs_in_db(), 0, "rejected requests wrote nothing");
+    p.rt.block_on(p.app.stop());
+}
+
+#[test]
+fn garbage_ids_queries_and_forms_are_client_errors() {
+    let p = Probe::new();
+    // Not "." or "..": the client would normalise those away into another route.
+    let segment = "[a-zA-Z0-9%._~-]{1,60}"
+        .prop_filter("not a dot segment", |s| !s.trim_matches('.').is_empty());
+    runner(120)
+        .run(&(segment, 0usize..3), |(id, which)| {
+            let path = match which {
+                0 => format!("/api/v1/runs/{id}"),
+                1 => format!("/api/v1/runs/{id}/cancel"),
+                _ => format!("/api/v1/runs/{id}/events"),
+            };
+            let method = if which == 1 {
+                reqwest::Method::POST
+            } else {
+                reqwest::Method::GET
+            };
+            let (status, code) = p.send(method, &path, "application/json", Vec::new());
+            refused(status, &code)
+        })
+        .unwrap();
+    // Query strings: anything goes in, nothing breaks; bad values are 400.
+    runner(200)
+        .run(&"[ -~]{0,80}", |q| {
+            // Reserved characters percent-encoded, so the URL itself stays valid.
+            let q: String = q
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "=&_-.~:".contains(c) {
+                        c.to_string()
+                    } else {
+                        format!("%{:02X}", c as u32)
+                    }
+                })
+                .collect();
+            let (status, _) = p.send(
+                reqwest::Method::GET,
+                &format!("/api/v1/runs?{q}"),
+                "application/json",
+                Vec::new(),
+            );
+            prop_assert!(
+                status == 200 || (400..500).contains(&status),
+                "status {status} for ?{q}"
+            );
+            Ok(())
+        })
+        .unwrap();
+    for q in [
+        "status=bogus",
+        "version=x",
+        "from=yesterday",
+        "per_page=-1",
+        "page=99999999999",
+        "prompt_id=nope",
+        "from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+    ] {
+        let (status, code) = p.send(
+            reqwest::Method::GET,
+            &format!("/api/v1/runs?{q}"),
+            "application/json",
+            Vec::new(),
+        );
+        assert!(
+            (400..500).contains(&status) && code.is_some(),
+            "{q}: {status}"
+        );
+    }
+    // Server functions with form bodies (get, cancel, recent) and JSON (list).
+    runner(150)
+        .run(
+            &(0usize..3, prop::collection::vec(any::<u8>(), 0..80)),
+            |(which, body)| {
+                let path = ["/api/runs/get", "/api/runs/cancel", "/api/runs/recent"][which];
+                let (status, code) = p.send(
+                    reqwest::Method::POST,
+                    path,
+                    "application/x-www-form-urlencoded",
+                    body,
+                );
+                refused(status, &code)
+            },
+        )
+        .unwrap();
+    runner(100)
+        .run(&wrong_value(), |v| {
+            let body = serde_json::to_vec(&json!({ "query": v })).unwrap();
+            let (status, code) = p.send(
+                reqwest::Method::POST,
+                "/api/runs/list",
+                "application/json",
+                body,
+            );
+            prop_assert!(
+                status == 200 || ((400..500).contains(&status) && code.is_some()),
+                "status {status}"
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(p.runs_in_db(), 0);
+    p.rt.block_on(p.app.stop());
+}
