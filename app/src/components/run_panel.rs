@@ -38,6 +38,9 @@ pub fn RunPanel(
     let provider = RwSignal::new(p0);
     let model = RwSignal::new(m0);
     let bypass = RwSignal::new(false);
+    // Overrides for this run only; empty keeps the version's value.
+    let temperature = RwSignal::new(String::new());
+    let max_tokens = RwSignal::new(String::new());
     let start = ServerAction::<BeginRun>::new();
     let current = RwSignal::new(None::<Run>);
     let providers = move || catalog.get_value();
@@ -66,7 +69,11 @@ pub fn RunPanel(
                 variables: values.get_untracked(),
                 provider: Some(provider.get_untracked()),
                 model: Some(model.get_untracked()),
-                params: ParamOverrides::default(),
+                params: ParamOverrides {
+                    temperature: temperature.get_untracked().trim().parse().ok(),
+                    max_tokens: max_tokens.get_untracked().trim().parse().ok(),
+                    ..ParamOverrides::default()
+                },
                 bypass_cache: rerun || bypass.get_untracked(),
             },
         });
@@ -128,6 +135,20 @@ pub fn RunPanel(
                             }.into_any()
                         }
                     }}
+                </label>
+            </div>
+            <div class="grid">
+                <label>
+                    <span>{t!(i18n, editor.temperature)}</span>
+                    <input type="number" min="0" max="2" step="0.1" data-testid="run-temperature"
+                        placeholder=move || content.with(|c| c.params.temperature.map(|t| t.to_string()).unwrap_or_default())
+                        prop:value=move || temperature.get() on:input=move |ev| temperature.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    <span>{t!(i18n, editor.max_tokens)}</span>
+                    <input type="number" min="1" step="1" data-testid="run-max-tokens"
+                        placeholder=move || content.with(|c| c.params.max_tokens.map(|t| t.to_string()).unwrap_or_default())
+                        prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
                 </label>
             </div>
             <Show when=is_mock>
