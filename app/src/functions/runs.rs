@@ -1,21 +1,14 @@
-//! Runs from the browser: the provider catalog, start (JSON, from the editor's run panel),
+//! Runs from the browser: start (JSON, from the editor's run panel; the provider catalog
+//! comes with the prompt page's data),
 //! one run, history, a prompt's recent runs, and cancel (a plain form post, so it works
 //! without JavaScript). Live output comes from the SSE endpoint, not from here.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use promptlab::prompts::Page;
-use promptlab::runs::{ProviderInfo, Run, RunQuery, RunSummary, StartRun, Started};
+use promptlab::runs::{Run, RunQuery, RunSummary, StartRun, Started};
 use promptlab::Error;
 use uuid::Uuid;
-
-#[server(prefix = "/api", endpoint = "runs/catalog")]
-pub async fn run_catalog() -> Result<Vec<ProviderInfo>, Error> {
-    use super::context::{engine, require_caller};
-    let engine = engine()?;
-    require_caller(&engine).await?;
-    Ok(engine.providers().catalog())
-}
 
 #[server(prefix = "/api", endpoint = "runs/start", input = Json)]
 pub async fn begin_run(req: StartRun) -> Result<Started, Error> {

@@ -292,29 +292,7 @@ async fn throughput(args: &Args, runs: usize) -> Res<String> {
     let (token, prompt) = setup_user(&server.base, "mock", "mock-1").await?;
     let http = client();
     let t0 = Instant::now();
-    let submitters = 64;
-    let mut set = tokio::task::JoinSet::new();
-    for w in 0..submitters {
-        let (h, b, t, p) = (
-            http.clone(),
-            server.base.clone(),
-            token.clone(),
-            prompt.clone(),
-        );
-        set.spawn(async move {
-            let mut errors = 0;
-            for n in (w..runs).step_by(submitters) {
-                if start_run(&h, &b, &t, &p, &format!("t{n}")).await.is_err() {
-                    errors += 1;
-                }
-            }
-            errors
-        });
-    }
-    let mut errors = 0;
-    while let Some(r) = set.join_next().await {
-        errors += r.unwrap_or(runs);
-    }
+    let errors = start_many(&http, &server.base, &token, &prompt, runs, 64, "t").await;
     let submitted = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -467,29 +445,7 @@ async fn concurrency(args: &Args, runs: usize) -> Res<String> {
         setup_user(&server.base, "openai_compat", "long:tokens=10,delay=1000").await?;
     let http = client();
     let t0 = Instant::now();
-    let submitters = 128;
-    let mut set = tokio::task::JoinSet::new();
-    for w in 0..submitters {
-        let (h, b, t, p) = (
-            http.clone(),
-            server.base.clone(),
-            token.clone(),
-            prompt.clone(),
-        );
-        set.spawn(async move {
-            let mut errors = 0;
-            for n in (w..runs).step_by(submitters) {
-                if start_run(&h, &b, &t, &p, &format!("c{n}")).await.is_err() {
-                    errors += 1;
-                }
-            }
-            errors
-        });
-    }
-    let mut start_errors = 0;
-    while let Some(r) = set.join_next().await {
-        start_errors += r.unwrap_or(0);
-    }
+    let start_errors = start_many(&http, &server.base, &token, &prompt, runs, 128, "c").await;
     let submitted = t0.elapsed();
     let mut max_running = 0;
     let deadline = Instant::now() + Duration::from_secs(240);

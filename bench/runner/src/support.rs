@@ -225,6 +225,46 @@ pub async fn start_run(
         .ok_or_else(|| "no run id".into())
 }
 
+/// Start `runs` runs from `submitters` concurrent clients (variables `{tag}{n}`, so none
+/// hits the cache); returns how many failed to start.
+pub async fn start_many(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    prompt: &str,
+    runs: usize,
+    submitters: usize,
+    tag: &'static str,
+) -> usize {
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..submitters {
+        let (h, b, t, p) = (
+            http.clone(),
+            base.to_owned(),
+            token.to_owned(),
+            prompt.to_owned(),
+        );
+        set.spawn(async move {
+            let mut errors = 0;
+            for n in (w..runs).step_by(submitters) {
+                if start_run(&h, &b, &t, &p, &format!("{tag}{n}"))
+                    .await
+                    .is_err()
+                {
+                    errors += 1;
+                }
+            }
+            errors
+        });
+    }
+    let mut errors = 0;
+    while let Some(r) = set.join_next().await {
+        // A submitter that died counts all its runs as failed.
+        errors += r.unwrap_or(runs.div_ceil(submitters));
+    }
+    errors
+}
+
 /// Count of the user's runs with a status.
 pub async fn count(http: &reqwest::Client, base: &str, token: &str, status: &str) -> Res<u64> {
     let v: Value = http

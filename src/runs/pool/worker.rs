@@ -1,0 +1,413 @@
+//! One worker: executes a claimed run to its end. Per attempt a first-byte and a total
+//! deadline; deltas go to the run's live entry; retryable failures back off (the
+//! provider's `Retry-After` first), permanent ones fail; cancel keeps the partial output.
+//! Every write is fenced by lease owner and attempt number, so a worker that lost its
+//! run (a stalled heartbeat, then a re-claim) can never overwrite the new attempt.
+
+use super::Executing;
+use crate::config::RunSettings;
+use crate::engine::Engine;
+use crate::providers::{ChatRequest, Delta, Provider, ProviderError, Retry, Usage};
+use crate::runs::bus::Live;
+use crate::runs::service::summary;
+use crate::runs::{codes, EventKind, RunParams, RunStatus};
+use crate::store::runs;
+use crate::versions::Message;
+use chrono::Utc;
+use futures::StreamExt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Longest `Retry-After` honoured; longer asks are capped.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How one attempt went.
+enum Outcome {
+    Done(Done),
+    Failed(Failure),
+    Canceled,
+}
+
+struct Done {
+    usage: Option<Usage>,
+    provider_model: Option<String>,
+    ttft: Option<Duration>,
+    elapsed: Duration,
+}
+
+struct Failure {
+    code: &'static str,
+    message: String,
+    retryable: bool,
+    retry_after: Option<Duration>,
+    elapsed: Duration,
+}
+
+fn classify(e: ProviderError, elapsed: Duration) -> Failure {
+    let code = match e.status {
+        Some(429) => codes::RATE_LIMITED,
+        Some(401) | Some(403) => codes::PROVIDER_AUTH,
+        Some(s) if s >= 500 => codes::PROVIDER_UNAVAILABLE,
+        Some(_) => codes::PROVIDER_REJECTED,
+        None if e.retry == Retry::Retryable => codes::CONNECTION_ERROR,
+        None => codes::PROVIDER_PROTOCOL,
+    };
+    Failure {
+        code,
+        message: e.message,
+        retryable: e.retry == Retry::Retryable,
+        retry_after: e.retry_after,
+        elapsed,
+    }
+}
+
+fn timeout(what: &str, limit: Duration, elapsed: Duration) -> Failure {
+    Failure {
+        code: codes::TIMEOUT,
+        message: format!("{what} within {} ms", limit.as_millis()),
+        retryable: true,
+        retry_after: None,
+        elapsed,
+    }
+}
+
+/// Stream one attempt into the live entry.
+async fn attempt(
+    client: &dyn Provider,
+    request: ChatRequest,
+    live: &Live,
+    settings: &RunSettings,
+    cancel: &mut watch::Receiver<bool>,
+) -> Outcome {
+    let t0 = Instant::now();
+    let total_deadline = t0 + settings.total_timeout;
+    let first_deadline = (t0 + settings.first_byte_timeout).min(total_deadline);
+    let mut stream = tokio::select! {
+        biased;
+        _ = cancel.wait_for(|c| *c) => return Outcome::Canceled,
+        r = tokio::time::timeout_at(first_deadline, client.stream(request)) => match r {
+            Err(_) => return Outcome::Failed(timeout("no response", settings.first_byte_timeout, t0.elapsed())),
+            Ok(Err(e)) => return Outcome::Failed(classify(e, t0.elapsed())),
+            Ok(Ok(s)) => s,
+        },
+    };
+    let mut first = false;
+    let mut done = Done {
+        usage: None,
+        provider_model: None,
+        ttft: None,
+        elapsed: Duration::ZERO,
+    };
+    loop {
+        let deadline = if first {
+            total_deadline
+        } else {
+            first_deadline
+        };
+        let item = tokio::select! {
+            biased;
+            _ = cancel.wait_for(|c| *c) => return Outcome::Canceled,
+            r = tokio::time::timeout_at(deadline, stream.next()) => match r {
+                Err(_) if first => return Outcome::Failed(timeout("the answer did not finish", settings.total_timeout, t0.elapsed())),
+                Err(_) => return Outcome::Failed(timeout("no first token", settings.first_byte_timeout, t0.elapsed())),
+                Ok(None) => break,
+                Ok(Some(item)) => item,
+            },
+        };
+        first = true;
+        match item {
+            Err(e) => return Outcome::Failed(classify(e, t0.elapsed())),
+            Ok(Delta::Model(m)) => done.provider_model = Some(m.chars().take(200).collect()),
+            Ok(Delta::Text(text)) => {
+                if done.ttft.is_none() {
+                    done.ttft = Some(t0.elapsed());
+                }
+                live.emit(EventKind::Delta { text });
+            }
+            Ok(Delta::Usage(u)) => {
+                done.usage = Some(u);
+                live.emit(EventKind::Usage {
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                });
+            }
+        }
+    }
+    done.elapsed = t0.elapsed();
+    Outcome::Done(done)
+}
+
+/// Execute one claimed run to its end (or until it is handed back).
+pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executing) {
+    let runtime = engine.runtime();
+    let settings = &engine.config().runs;
+    let live = runtime
+        .bus
+        .open(m.id, m.created_by, RunStatus::Running, m.attempts);
+    if let Ok(mut map) = executing.lock() {
+        map.insert(m.id, live.clone());
+    }
+    let name = runtime.prompt_name(engine, m.prompt_id).await;
+    let mut attempt_no = m.attempts;
+    live.emit(EventKind::Started {
+        attempt: attempt_no,
+    });
+    runtime.bus.publish_user(m.created_by, summary(&m, &name));
+
+    let end = match request_for(engine, &m) {
+        Err(f) => End::Failed(f),
+        Ok((client, request)) => {
+            let mut cancel = live.canceled();
+            loop {
+                match attempt(&*client, request.clone(), &live, settings, &mut cancel).await {
+                    Outcome::Done(d) => break End::Succeeded(d),
+                    Outcome::Canceled => break End::Canceled,
+                    Outcome::Failed(f) if f.retryable && attempt_no < settings.max_attempts => {
+                        let delay = f
+                            .retry_after
+                            .map(|d| d.min(MAX_RETRY_AFTER))
+                            .unwrap_or_else(|| settings.backoff_before(attempt_no + 1));
+                        live.emit(EventKind::Retrying {
+                            attempt: attempt_no + 1,
+                            delay_ms: delay.as_millis() as u64,
+                            code: f.code.to_owned(),
+                            message: f.message.clone(),
+                        });
+                        tracing::info!(run = %m.id, attempt = attempt_no, code = f.code, delay_ms = delay.as_millis() as u64, "retrying run");
+                        let canceled = tokio::select! {
+                            _ = tokio::time::sleep(delay) => false,
+                            _ = cancel.wait_for(|c| *c) => true,
+                        };
+                        if canceled {
+                            break End::Canceled;
+                        }
+                        attempt_no += 1;
+                        match next_attempt(engine, m.id, attempt_no).await {
+                            Ok(true) => {}
+                            Ok(false) => break End::Lost,
+                            Err(e) => {
+                                tracing::warn!(run = %m.id, error = %e, "recording a retry failed");
+                                break End::Lost;
+                            }
+                        }
+                        live.emit(EventKind::Started {
+                            attempt: attempt_no,
+                        });
+                    }
+                    Outcome::Failed(f) => break End::Failed(f),
+                }
+            }
+        }
+    };
+    finish(engine, &m, &name, &live, attempt_no, end).await;
+    if let Ok(mut map) = executing.lock() {
+        if map.get(&m.id).is_some_and(|l| Arc::ptr_eq(l, &live)) {
+            map.remove(&m.id);
+        }
+    }
+}
+
+enum End {
+    Succeeded(Done),
+    Failed(Failure),
+    Canceled,
+    /// The lease was lost (another worker took the run over): record nothing.
+    Lost,
+}
+
+fn request_for(
+    engine: &Engine,
+    m: &runs::Model,
+) -> Result<(Arc<dyn Provider>, ChatRequest), Failure> {
+    let client = engine
+        .providers()
+        .get(&m.provider, &m.model)
+        .map_err(|e| Failure {
+            code: codes::PROVIDER_REJECTED,
+            message: e.message,
+            retryable: false,
+            retry_after: None,
+            elapsed: Duration::ZERO,
+        })?;
+    let messages: Vec<Message> = serde_json::from_str(&m.messages).unwrap_or_default();
+    let params: RunParams = serde_json::from_str(&m.params).unwrap_or_default();
+    Ok((
+        client,
+        ChatRequest {
+            model: m.model.clone(),
+            messages,
+            temperature: params.temperature,
+            top_p: params.top_p,
+            max_tokens: params.max_tokens,
+            stop: params.stop,
+        },
+    ))
+}
+
+/// Record the start of another attempt; false if this process no longer holds the run.
+async fn next_attempt(engine: &Engine, id: Uuid, attempt_no: i32) -> Result<bool, DbErr> {
+    let r = runs::Entity::update_many()
+        .col_expr(runs::Column::Attempts, Expr::value(attempt_no))
+        .col_expr(runs::Column::Output, Expr::value(""))
+        .col_expr(runs::Column::StartedAt, Expr::value(Utc::now()))
+        .filter(runs::Column::Id.eq(id))
+        .filter(runs::Column::Attempts.eq(attempt_no - 1))
+        .filter(runs::Column::LeaseOwner.eq(engine.runtime().instance.clone()))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .exec(engine.db())
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Write the run's final state (only while this process holds its lease), then tell the
+/// watchers and forget the live entry.
+async fn finish(
+    engine: &Engine,
+    m: &runs::Model,
+    name: &str,
+    live: &Arc<Live>,
+    attempt_no: i32,
+    end: End,
+) {
+    let runtime = engine.runtime();
+    if matches!(end, End::Lost) {
+        runtime.bus.close_if_same(m.id, live);
+        return;
+    }
+    let now = Utc::now();
+    let ms = |d: Duration| d.as_millis().min(i64::MAX as u128) as i64;
+    let none_s = Option::<String>::None;
+    let mut update = runs::Entity::update_many()
+        .col_expr(runs::Column::Output, Expr::value(live.output()))
+        .col_expr(runs::Column::FinishedAt, Expr::value(now))
+        .col_expr(runs::Column::LeaseOwner, Expr::value(none_s.clone()))
+        .col_expr(
+            runs::Column::LeaseExpiresAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(runs::Column::Id.eq(m.id))
+        .filter(runs::Column::LeaseOwner.eq(runtime.instance.clone()))
+        .filter(runs::Column::Attempts.eq(attempt_no))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()));
+    update = match &end {
+        End::Succeeded(d) => {
+            let cost = d.usage.and_then(|u| {
+                let by = |model: &str| {
+                    engine
+                        .prices()
+                        .cost(&m.provider, model, u.input_tokens, u.output_tokens)
+                };
+                d.provider_model
+                    .as_deref()
+                    .and_then(by)
+                    .or_else(|| by(&m.model))
+            });
+            update
+                .col_expr(
+                    runs::Column::Status,
+                    Expr::value(RunStatus::Succeeded.as_str()),
+                )
+                .col_expr(
+                    runs::Column::InputTokens,
+                    Expr::value(
+                        d.usage
+                            .map(|u| i32::try_from(u.input_tokens).unwrap_or(i32::MAX)),
+                    ),
+                )
+                .col_expr(
+                    runs::Column::OutputTokens,
+                    Expr::value(
+                        d.usage
+                            .map(|u| i32::try_from(u.output_tokens).unwrap_or(i32::MAX)),
+                    ),
+                )
+                .col_expr(runs::Column::CostUsd, Expr::value(cost))
+                .col_expr(
+                    runs::Column::ProviderModel,
+                    Expr::value(d.provider_model.clone()),
+                )
+                .col_expr(runs::Column::LatencyMs, Expr::value(ms(d.elapsed)))
+                .col_expr(runs::Column::TtftMs, Expr::value(d.ttft.map(ms)))
+        }
+        End::Failed(f) => update
+            .col_expr(
+                runs::Column::Status,
+                Expr::value(RunStatus::Failed.as_str()),
+            )
+            .col_expr(runs::Column::ErrorCode, Expr::value(f.code))
+            .col_expr(
+                runs::Column::ErrorMessage,
+                Expr::value(f.message.chars().take(2000).collect::<String>()),
+            )
+            .col_expr(runs::Column::LatencyMs, Expr::value(ms(f.elapsed))),
+        End::Canceled | End::Lost => update.col_expr(
+            runs::Column::Status,
+            Expr::value(RunStatus::Canceled.as_str()),
+        ),
+    };
+    let stored = match update.exec_with_returning(engine.db()).await {
+        Ok(mut rows) if !rows.is_empty() => rows.remove(0),
+        Ok(_) => {
+            tracing::warn!(run = %m.id, "run was taken over before it finished here; dropping this result");
+            runtime.bus.close_if_same(m.id, live);
+            return;
+        }
+        Err(e) => {
+            // The lease will expire and the reaper will retry or fail the run.
+            tracing::error!(run = %m.id, error = %e, "recording the end of a run failed");
+            runtime.bus.close_if_same(m.id, live);
+            return;
+        }
+    };
+    let s = summary(&stored, name);
+    let kind = match end {
+        End::Succeeded(_) => EventKind::Succeeded {
+            run: Box::new(s.clone()),
+        },
+        End::Failed(f) => EventKind::Failed {
+            code: f.code.to_owned(),
+            message: f.message,
+            run: Box::new(s.clone()),
+        },
+        End::Canceled | End::Lost => EventKind::Canceled {
+            run: Box::new(s.clone()),
+        },
+    };
+    live.emit(kind);
+    runtime.bus.close_if_same(m.id, live);
+    runtime.bus.publish_user(stored.created_by, s);
+}
+
+pub(super) async fn fail_after_panic(engine: &Engine, id: Uuid, executing: &Executing) {
+    let live = executing.lock().ok().and_then(|mut m| m.remove(&id));
+    let r = runs::Entity::update_many()
+        .col_expr(
+            runs::Column::Status,
+            Expr::value(RunStatus::Failed.as_str()),
+        )
+        .col_expr(runs::Column::ErrorCode, Expr::value("internal_error"))
+        .col_expr(
+            runs::Column::ErrorMessage,
+            Expr::value("the run failed inside the server; see the server log"),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(
+            runs::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(runs::Column::Id.eq(id))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .exec(engine.db())
+        .await;
+    if let Err(e) = r {
+        tracing::error!(run = %id, error = %e, "recording a panicked run failed");
+    }
+    if live.is_some() {
+        engine.runtime().bus.close(id);
+    }
+}
