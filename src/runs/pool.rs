@@ -13,7 +13,11 @@
 //! door: `worker` (executing one run) and `lease` (heartbeat, reaper, flusher, release).
 
 mod lease;
+mod runtime;
 mod worker;
+
+pub use runtime::Runtime;
+use runtime::{Claimed, Handoff};
 
 pub use lease::recover;
 use lease::{flusher, heartbeat, reaper, release};
@@ -25,13 +29,13 @@ use crate::engine::Engine;
 use crate::store::runs;
 use chrono::Utc;
 use futures::FutureExt;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -39,45 +43,6 @@ use uuid::Uuid;
 const CLAIM_BATCH: usize = 64;
 /// How often the dispatcher looks at the queue when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-
-/// What the engine shares with the pool: the bus, the wake-up call and this process's
-/// lease name.
-pub struct Runtime {
-    pub bus: super::bus::Bus,
-    pub wake: Notify,
-    pub instance: String,
-    /// Prompt names for the summaries workers publish.
-    names: Mutex<HashMap<Uuid, String>>,
-}
-
-impl Default for Runtime {
-    fn default() -> Self {
-        Self {
-            bus: Default::default(),
-            wake: Notify::new(),
-            instance: format!("w-{}", Uuid::new_v4().simple()),
-            names: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl Runtime {
-    async fn prompt_name(&self, engine: &Engine, prompt: Uuid) -> String {
-        if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&prompt).cloned()) {
-            return n;
-        }
-        let name = super::service::prompt_name(engine.db(), prompt)
-            .await
-            .unwrap_or_default();
-        if let Ok(mut m) = self.names.lock() {
-            if m.len() > 10_000 {
-                m.clear();
-            }
-            m.insert(prompt, name.clone());
-        }
-        name
-    }
-}
 
 /// Runs this process is executing.
 pub(crate) type Executing = Mutex<HashMap<Uuid, Arc<Live>>>;
@@ -94,10 +59,32 @@ impl Workers {
     pub fn start(engine: Engine) -> Self {
         let stop = watch::channel(false).0;
         let executing: Arc<Executing> = Arc::default();
+        let settings = &engine.config().runs;
+        let limits: HashMap<String, Arc<Semaphore>> = engine
+            .providers()
+            .catalog()
+            .into_iter()
+            .map(|p| {
+                let permits = settings.limit_for(&p.name);
+                (p.name, Arc::new(Semaphore::new(permits)))
+            })
+            .collect();
+        let (inbox, claimed) = mpsc::unbounded_channel();
+        let handoff = Handoff {
+            global: Arc::new(Semaphore::new(settings.concurrency)),
+            limits: Arc::new(limits),
+            inbox,
+            round: Arc::default(),
+        };
+        if let Ok(mut slot) = engine.runtime().handoff.lock() {
+            *slot = Some(handoff.clone());
+        }
         let dispatcher = tokio::spawn(dispatch(
             engine.clone(),
             stop.subscribe(),
             executing.clone(),
+            handoff,
+            claimed,
         ));
         let helpers = vec![
             tokio::spawn(heartbeat(
@@ -129,35 +116,84 @@ impl Workers {
     }
 }
 
-async fn dispatch(engine: Engine, mut stop: watch::Receiver<bool>, executing: Arc<Executing>) {
+/// Up to `most` pairs of a global and a provider permit, as many as are free now.
+fn take_permits(
+    global: &Arc<Semaphore>,
+    provider: &Arc<Semaphore>,
+    most: usize,
+) -> Vec<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+    let mut held = Vec::new();
+    while held.len() < most {
+        let Ok(g) = global.clone().try_acquire_owned() else {
+            break;
+        };
+        let Ok(l) = provider.clone().try_acquire_owned() else {
+            break;
+        };
+        held.push((g, l));
+    }
+    held
+}
+
+/// Run one claimed run on the pool's task set; the permits are held until it ends.
+fn spawn_worker(
+    set: &mut JoinSet<()>,
+    engine: &Engine,
+    executing: &Arc<Executing>,
+    m: runs::Model,
+    permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+) {
+    let engine = engine.clone();
+    let executing = executing.clone();
+    set.spawn(async move {
+        let id = m.id;
+        let run = AssertUnwindSafe(execute(&engine, m, &executing)).catch_unwind();
+        if run.await.is_err() {
+            tracing::error!(run = %id, "run worker panicked");
+            fail_after_panic(&engine, id, &executing).await;
+        }
+        drop(permits);
+    });
+}
+
+async fn dispatch(
+    engine: Engine,
+    mut stop: watch::Receiver<bool>,
+    executing: Arc<Executing>,
+    handoff: Handoff,
+    mut claimed_at_start: mpsc::UnboundedReceiver<Claimed>,
+) {
     let settings = engine.config().runs.clone();
     let runtime = engine.runtime_arc();
-    let global = Arc::new(Semaphore::new(settings.concurrency));
-    let providers: Vec<String> = engine
-        .providers()
-        .catalog()
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    let limits: HashMap<String, Arc<Semaphore>> = providers
-        .iter()
-        .map(|p| (p.clone(), Arc::new(Semaphore::new(settings.limit_for(p)))))
-        .collect();
+    let Handoff {
+        global,
+        limits,
+        round,
+        ..
+    } = handoff;
+    let mut providers: Vec<String> = limits.keys().cloned().collect();
+    providers.sort();
     let mut set = JoinSet::new();
     tracing::info!(instance = %runtime.instance, concurrency = settings.concurrency, "run workers started");
     loop {
         while set.try_join_next().is_some() {}
+        while let Ok(c) = claimed_at_start.try_recv() {
+            spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
+        }
         if *stop.borrow() {
             break;
         }
         let mut filled = false;
         for p in &providers {
-            let limit = &limits[p];
-            let free = global.available_permits().min(limit.available_permits());
-            if free == 0 {
+            // Permits first, then the claim: starts take permits too (a run with room goes
+            // straight to a worker), so a claimed row must never wait for one. A start that
+            // finds no permit meanwhile waits for this round (declared first: dropped last).
+            let claiming = round.lock().await;
+            let mut permits = take_permits(&global, &limits[p], CLAIM_BATCH);
+            if permits.is_empty() {
                 continue;
             }
-            let want = free.min(CLAIM_BATCH);
+            let want = permits.len();
             match claim(&engine, p, want).await {
                 Ok(claimed) => {
                     filled |= claimed.len() == want;
@@ -171,31 +207,19 @@ async fn dispatch(engine: Engine, mut stop: watch::Receiver<bool>, executing: Ar
                             old.cancel();
                             runtime.bus.close_if_same(m.id, &old);
                         }
-                        let (Ok(g), Ok(l)) = (
-                            global.clone().try_acquire_owned(),
-                            limit.clone().try_acquire_owned(),
-                        ) else {
-                            // Only this loop takes permits, so they are there; if not,
-                            // the lease runs out and the reaper re-queues the run.
+                        let Some(held) = permits.pop() else {
+                            // The claim returns at most `want` rows; if not, the lease
+                            // runs out and the reaper re-queues the run.
                             tracing::error!(run = %m.id, "no permit for a claimed run");
                             continue;
                         };
-                        let engine = engine.clone();
-                        let executing = executing.clone();
-                        set.spawn(async move {
-                            let id = m.id;
-                            let run =
-                                AssertUnwindSafe(execute(&engine, m, &executing)).catch_unwind();
-                            if run.await.is_err() {
-                                tracing::error!(run = %id, "run worker panicked");
-                                fail_after_panic(&engine, id, &executing).await;
-                            }
-                            drop((g, l));
-                        });
+                        spawn_worker(&mut set, &engine, &executing, m, held);
                     }
                 }
                 Err(e) => {
                     tracing::warn!(provider = %p, error = %e, "claiming runs failed");
+                    drop(permits);
+                    drop(claiming);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -204,11 +228,22 @@ async fn dispatch(engine: Engine, mut stop: watch::Receiver<bool>, executing: Ar
             continue;
         }
         tokio::select! {
+            Some(c) = claimed_at_start.recv() => {
+                spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
+            }
             _ = runtime.wake.notified() => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
             _ = stop.changed() => {}
             Some(_) = set.join_next(), if !set.is_empty() => {}
         }
+    }
+    // No more runs straight from start; the ones already handed over run like the rest.
+    if let Ok(mut slot) = runtime.handoff.lock() {
+        *slot = None;
+    }
+    claimed_at_start.close();
+    while let Some(c) = claimed_at_start.recv().await {
+        spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
     }
     let in_flight = set.len();
     if in_flight > 0 {
@@ -249,6 +284,46 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
     let now = Utc::now();
     let until =
         now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(30));
+    let instance = engine.runtime().instance.clone();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // Several instances share one queue without waiting on each other (SKIP LOCKED).
+        // The pick is a materialised CTE: as `id IN (SELECT … LIMIT n FOR UPDATE SKIP
+        // LOCKED)` PostgreSQL may run the subquery more than once and update more than
+        // `n` rows (seen: 4 rows claimed for 1 permit).
+        let sql = r#"WITH picked AS MATERIALIZED (
+                SELECT "id" FROM "runs"
+                WHERE "status" = 'queued' AND "provider" = $1
+                ORDER BY "queued_at" ASC
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE "runs" SET
+                "status" = 'running',
+                "attempts" = "runs"."attempts" + 1,
+                "lease_owner" = $3,
+                "lease_expires_at" = $4,
+                "started_at" = $5,
+                "output" = ''
+            FROM picked
+            WHERE "runs"."id" = picked."id" AND "runs"."status" = 'queued'
+            RETURNING "runs".*"#;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        return runs::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                [
+                    provider.into(),
+                    limit.into(),
+                    instance.into(),
+                    until.into(),
+                    now.into(),
+                ],
+            ))
+            .all(db)
+            .await;
+    }
+    // SQLite: one writer, and the uncorrelated subquery is evaluated once.
     let mut oldest = Query::select();
     oldest
         .column(runs::Column::Id)
@@ -257,10 +332,6 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
         .and_where(runs::Column::Provider.eq(provider))
         .order_by(runs::Column::QueuedAt, Order::Asc)
         .limit(limit as u64);
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        // Several instances share one queue without waiting on each other.
-        oldest.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
     runs::Entity::update_many()
         .col_expr(
             runs::Column::Status,
@@ -270,10 +341,7 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
             runs::Column::Attempts,
             Expr::col(runs::Column::Attempts).add(1),
         )
-        .col_expr(
-            runs::Column::LeaseOwner,
-            Expr::value(engine.runtime().instance.clone()),
-        )
+        .col_expr(runs::Column::LeaseOwner, Expr::value(instance))
         .col_expr(runs::Column::LeaseExpiresAt, Expr::value(until))
         .col_expr(runs::Column::StartedAt, Expr::value(now))
         .col_expr(runs::Column::Output, Expr::value(""))

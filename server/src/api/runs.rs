@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::header::{ACCEPT, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,11 @@ pub fn router() -> Router<AppState> {
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// 201 with the new run; 200 with the existing one when the start was idempotent.
+///
+/// With `Accept: text/event-stream` the answer is the run's event stream instead (the
+/// same events as `GET /runs/{id}/events` from the first, ids included, so a dropped
+/// stream resumes there with `Last-Event-ID`); the run's address is in `Location`. One
+/// round trip from start to first token.
 async fn start(
     State(s): State<AppState>,
     Caller(who): Caller,
@@ -47,7 +53,37 @@ async fn start(
     } else {
         StatusCode::OK
     };
+    if wants_event_stream(&headers) {
+        let id = started.run.summary.id;
+        let stream = runs::follow_run(&s.engine, id, Some(0));
+        let location = format!("/api/v1/runs/{id}");
+        return Ok((status, [(LOCATION, location)], sse(stream)).into_response());
+    }
     Ok((status, Json(started)).into_response())
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// One run's events as server-sent events: id = sequence number, event = kind.
+fn sse(
+    stream: futures::stream::BoxStream<'static, std::sync::Arc<promptlab::runs::RunEvent>>,
+) -> Response {
+    let sse = stream.map(|ev| {
+        let event = Event::default()
+            .id(ev.seq.to_string())
+            .event(ev.kind.name())
+            .json_data(&*ev)
+            .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
+        Ok::<_, Infallible>(event)
+    });
+    Sse::new(sse)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
 }
 
 async fn list(
@@ -99,17 +135,7 @@ async fn events(
 ) -> Result<Response, ApiError> {
     let last = last_event_id(&headers, &resume);
     let stream = runs::events(&s.engine, &who, id, last).await?;
-    let sse = stream.map(|ev| {
-        let event = Event::default()
-            .id(ev.seq.to_string())
-            .event(ev.kind.name())
-            .json_data(&*ev)
-            .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
-        Ok::<_, Infallible>(event)
-    });
-    Ok(Sse::new(sse)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response())
+    Ok(sse(stream))
 }
 
 async fn user_events(State(s): State<AppState>, Caller(who): Caller) -> Response {

@@ -28,6 +28,16 @@ pub async fn events(
     last: Option<u64>,
 ) -> Result<BoxStream<'static, Arc<RunEvent>>> {
     load(engine.db(), who, id, Action::Read).await?;
+    Ok(follow_run(engine, id, last))
+}
+
+/// The events of a run the caller was already allowed to see (the one it just started),
+/// after `last` (`None`: a snapshot first).
+pub fn follow_run(
+    engine: &Engine,
+    id: Uuid,
+    last: Option<u64>,
+) -> BoxStream<'static, Arc<RunEvent>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Arc<RunEvent>>(64);
     let engine = engine.clone();
     tokio::spawn(async move {
@@ -37,9 +47,9 @@ pub async fn events(
             _ = closing.wait_for(|c| *c) => {}
         }
     });
-    Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|ev| (ev, rx))
-    })))
+    }))
 }
 
 /// Feed one watcher. Returns when the run ended or the watcher left.
@@ -134,14 +144,11 @@ async fn follow(
     tx: &tokio::sync::mpsc::Sender<Arc<RunEvent>>,
 ) -> Follow {
     let (replay, mut rx) = live.subscribe(last);
-    let mut seen = last;
-    for ev in replay {
-        seen = Some(ev.seq);
-        let end = ev.kind.is_terminal();
-        if tx.send(ev).await.is_err() || end {
-            return Follow::Done;
-        }
+    let mut seen = None;
+    if forward(replay, &mut seen, tx).await {
+        return Follow::Done;
     }
+    let mut seen = seen.or(last);
     let mut gone = live.gone();
     loop {
         let received = tokio::select! {
@@ -155,29 +162,41 @@ async fn follow(
                 }
             }
         };
-        match received {
-            Ok(ev) => {
-                if seen.is_some_and(|s| ev.seq <= s) {
-                    continue;
-                }
-                seen = Some(ev.seq);
-                let end = ev.kind.is_terminal();
-                if tx.send(ev).await.is_err() || end {
-                    return Follow::Done;
-                }
-            }
+        let done = match received {
+            Ok(ev) => forward([ev], &mut seen, tx).await,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                let snap = live.snapshot();
-                if seen.is_none_or(|s| snap.seq > s) {
-                    seen = Some(snap.seq);
-                    if tx.send(snap).await.is_err() {
-                        return Follow::Done;
-                    }
-                }
+                // Fell behind the (small) channel: the entry's history has every event,
+                // so catch up from it exactly and listen again from there.
+                let (missed, fresh) = live.subscribe(seen);
+                rx = fresh;
+                forward(missed, &mut seen, tx).await
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return Follow::Closed(seen),
+        };
+        if done {
+            return Follow::Done;
         }
     }
+}
+
+/// Send the events after `seen` (advancing it); true when the watcher left or the run
+/// ended.
+async fn forward(
+    events: impl IntoIterator<Item = Arc<RunEvent>>,
+    seen: &mut Option<u64>,
+    tx: &tokio::sync::mpsc::Sender<Arc<RunEvent>>,
+) -> bool {
+    for ev in events {
+        if seen.is_some_and(|s| ev.seq <= s) {
+            continue;
+        }
+        *seen = Some(ev.seq);
+        let end = ev.kind.is_terminal();
+        if tx.send(ev).await.is_err() || end {
+            return true;
+        }
+    }
+    false
 }
 
 /// What the per-user stream sends.
@@ -217,4 +236,50 @@ pub fn user_events(engine: &Engine, who: &Identity) -> BoxStream<'static, UserSt
     Box::pin(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|ev| (ev, rx))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::bus::Bus;
+
+    /// A watcher slower than the run (its own channel holds one event) falls behind the
+    /// bus's small broadcast channel many times over, and still gets every event once, in
+    /// order, with no gap.
+    #[tokio::test]
+    async fn a_lagging_watcher_catches_up_exactly() {
+        let bus = Bus::default();
+        let live = bus.open(Uuid::new_v4(), Uuid::new_v4(), RunStatus::Queued, 0);
+        live.emit(EventKind::Queued);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let watcher = {
+            let live = live.clone();
+            tokio::spawn(async move { follow(&live, Some(0), &tx).await })
+        };
+        live.emit(EventKind::Started { attempt: 1 });
+        for n in 0..500 {
+            live.emit(EventKind::Delta {
+                text: format!("{n} "),
+            });
+            if n % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let mut seqs = Vec::new();
+        let mut text = String::new();
+        while seqs.len() < 502 {
+            let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("events keep coming")
+                .expect("watcher alive");
+            if let EventKind::Delta { text: t } = &ev.kind {
+                text.push_str(t);
+            }
+            seqs.push(ev.seq);
+        }
+        watcher.abort();
+        assert_eq!(seqs, (1..=502).collect::<Vec<u64>>());
+        let expected: String = (0..500).map(|n| format!("{n} ")).collect();
+        assert_eq!(text, expected);
+    }
 }

@@ -26,6 +26,7 @@ mod bad_input;
 mod faults;
 mod lifecycle;
 mod recovery;
+mod starts;
 
 use crate::prompts::Api;
 use crate::support::{Backend, TestApp};

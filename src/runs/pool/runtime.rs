@@ -1,0 +1,118 @@
+//! What the engine shares with the pool: the bus, the wake-up call, this process's lease
+//! name, and the way a new run goes straight to a worker when there is room.
+
+use crate::engine::Engine;
+use crate::store::runs;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+/// What the engine shares with the pool: the bus, the wake-up call and this process's
+/// lease name.
+pub struct Runtime {
+    pub bus: crate::runs::bus::Bus,
+    pub wake: Notify,
+    pub instance: String,
+    /// Prompt names for the summaries workers publish.
+    names: Mutex<HashMap<Uuid, String>>,
+    /// Set while this process's workers take runs: the way a new run goes straight to a
+    /// worker, without waiting for the dispatcher to find it in the queue.
+    pub(super) handoff: Mutex<Option<Handoff>>,
+}
+
+/// The limits the dispatcher works within, and its inbox of runs claimed at start.
+#[derive(Clone)]
+pub(super) struct Handoff {
+    pub(super) global: Arc<Semaphore>,
+    pub(super) limits: Arc<HashMap<String, Arc<Semaphore>>>,
+    pub(super) inbox: mpsc::UnboundedSender<Claimed>,
+    /// Held by the dispatcher while it holds permits for a claim that has not returned:
+    /// those permits may go unused, so a start that found none waits for the claim.
+    pub(super) round: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Room for one more run of a provider, held from the start of a run until its worker
+/// ends: the global and the provider's permit.
+pub(crate) struct Reservation {
+    permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    inbox: mpsc::UnboundedSender<Claimed>,
+}
+
+/// A run inserted as already claimed by this process, on its way to a worker.
+pub(super) struct Claimed {
+    pub(super) run: runs::Model,
+    pub(super) permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self {
+            bus: Default::default(),
+            wake: Notify::new(),
+            instance: format!("w-{}", Uuid::new_v4().simple()),
+            names: Mutex::new(HashMap::new()),
+            handoff: Mutex::new(None),
+        }
+    }
+}
+
+impl Runtime {
+    /// Room to execute one more run of `provider` right away, if this process's workers
+    /// are taking runs and neither the global nor the provider's limit is reached.
+    ///
+    /// The dispatcher takes permits before it claims queued runs, so at that moment the
+    /// pool can look full when it is not: then this waits for the claim (one query) to
+    /// return what it did not use, and tries once more.
+    pub(crate) async fn reserve(&self, provider: &str) -> Option<Reservation> {
+        let handoff = self.handoff.lock().ok()?.clone()?;
+        let limit = handoff.limits.get(provider)?.clone();
+        if let Some(r) = Self::try_reserve(&handoff, &limit) {
+            return Some(r);
+        }
+        if handoff.round.try_lock().is_ok() {
+            return None;
+        }
+        let _claimed = handoff.round.lock().await;
+        Self::try_reserve(&handoff, &limit)
+    }
+
+    fn try_reserve(handoff: &Handoff, limit: &Arc<Semaphore>) -> Option<Reservation> {
+        let global = handoff.global.clone().try_acquire_owned().ok()?;
+        let provider = limit.clone().try_acquire_owned().ok()?;
+        Some(Reservation {
+            permits: (global, provider),
+            inbox: handoff.inbox.clone(),
+        })
+    }
+
+    /// Give a run that was inserted as running under this process's lease (with the
+    /// reservation it was made with) to a worker.
+    pub(crate) fn hand_over(&self, run: runs::Model, reservation: Reservation) {
+        let id = run.id;
+        let claimed = Claimed {
+            run,
+            permits: reservation.permits,
+        };
+        if reservation.inbox.send(claimed).is_err() {
+            // The pool stopped in between: the lease runs out and the reaper re-queues it.
+            tracing::warn!(run = %id, "run started while the workers stopped; it waits for its lease to expire");
+        }
+    }
+
+    pub(super) async fn prompt_name(&self, engine: &Engine, prompt: Uuid) -> String {
+        if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&prompt).cloned()) {
+            return n;
+        }
+        let name = crate::runs::service::prompt_name(engine.db(), prompt)
+            .await
+            .unwrap_or_default();
+        if let Ok(mut m) = self.names.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(prompt, name.clone());
+        }
+        name
+    }
+}

@@ -1,0 +1,315 @@
+//! Starting a run: render the version, key it, answer from the cache or an identical run
+//! in flight or an earlier request with the same `Idempotency-Key`, else insert it
+//! (claimed, straight to a worker, when the pool has room; queued otherwise).
+
+use super::{full, summary};
+use crate::accounts::service::Identity;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::projects::Action;
+use crate::runs::{run_key, EventKind, RunParams, RunStatus, StartRun, Started};
+use crate::store::{db_error, is_unique_violation, prompt_versions as pv, prompts, runs};
+use crate::versions::{Message, VersionContent};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde_json::{Map, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Variable values with the schema's defaults filled in: what the templates will see.
+fn effective_variables(content: &VersionContent, given: &Map<String, Value>) -> Map<String, Value> {
+    let mut values = given.clone();
+    for spec in &content.variables {
+        if let (false, Some(default)) = (values.contains_key(&spec.name), &spec.default) {
+            values.insert(spec.name.clone(), default.clone());
+        }
+    }
+    values
+}
+
+/// Start a run: see the module docs of [`crate::runs`] for cache and idempotency rules.
+pub async fn start(
+    engine: &Engine,
+    who: &Identity,
+    req: StartRun,
+    idempotency_key: Option<String>,
+) -> Result<Started> {
+    let db = engine.db();
+    let prompt = crate::prompts::service::load_live(db, who, req.prompt_id, Action::Write).await?;
+    let number = req.version.unwrap_or(prompt.latest_version);
+    if number <= 0 {
+        return Err(Error::invalid_field(
+            "version",
+            "no_version",
+            "the prompt has no saved version to run",
+        ));
+    }
+    let version = pv::Entity::find_by_id((prompt.id, number))
+        .one(db)
+        .await
+        .map_err(db_error("run version"))?
+        .ok_or_else(|| Error::not_found(format!("version {number} not found")))?;
+    let content: VersionContent = serde_json::from_str(&version.content).map_err(|e| {
+        tracing::error!(prompt = %prompt.id, version = number, error = %e, "stored version does not parse");
+        Error::internal()
+    })?;
+    let resolved = req.resolve(&content.params)?;
+    engine
+        .providers()
+        .get(&resolved.provider, &resolved.model)?;
+    let messages =
+        crate::template::render_messages(&content.messages, &content.variables, &req.variables)?;
+    let variables = effective_variables(&content, &req.variables);
+    let key = run_key(
+        &version.content_hash,
+        &resolved.provider,
+        &resolved.model,
+        &resolved.params,
+        &variables,
+    );
+
+    if let Some(ikey) = &idempotency_key {
+        if let Some(existing) = by_idempotency_key(db, who, ikey).await? {
+            return replay_idempotent(existing, &key, &prompt.name);
+        }
+    }
+    let settings = &engine.config().runs;
+    if !req.bypass_cache && !settings.cache_ttl.is_zero() {
+        if let Some(hit) = cache_hit(db, prompt.project_id, &key, settings.cache_ttl).await? {
+            return record_cached(
+                engine,
+                who,
+                &prompt,
+                number,
+                &resolved.params,
+                &variables,
+                &messages,
+                hit,
+                idempotency_key,
+            )
+            .await;
+        }
+    }
+    // An identical run already queued or running is found by the insert below: the
+    // partial unique index refuses a second one, and the winner is returned.
+
+    // With room in the pool the run is inserted as claimed by this process and goes
+    // straight to a worker; otherwise it waits in the queue for the dispatcher.
+    let runtime = engine.runtime();
+    let reservation = runtime.reserve(&resolved.provider).await;
+    let now = Utc::now();
+    let claimed = reservation.is_some();
+    let lease_until = claimed.then(|| {
+        now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(30))
+    });
+    let id = Uuid::new_v4();
+    let model = runs::Model {
+        id,
+        project_id: prompt.project_id,
+        prompt_id: prompt.id,
+        version_number: number,
+        created_by: who.user.id,
+        status: if claimed {
+            RunStatus::Running
+        } else {
+            RunStatus::Queued
+        }
+        .as_str()
+        .into(),
+        provider: resolved.provider.clone(),
+        model: resolved.model.clone(),
+        params: json(&resolved.params)?,
+        variables: json(&variables)?,
+        messages: json(&messages)?,
+        run_key: key.clone(),
+        cached: false,
+        idempotency_key: idempotency_key.clone(),
+        output: String::new(),
+        error_code: None,
+        error_message: None,
+        attempts: i32::from(claimed),
+        input_tokens: None,
+        output_tokens: None,
+        cost_usd: None,
+        provider_model: None,
+        latency_ms: None,
+        ttft_ms: None,
+        queued_at: now,
+        started_at: claimed.then_some(now),
+        finished_at: None,
+        lease_owner: claimed.then(|| runtime.instance.clone()),
+        lease_expires_at: lease_until,
+        cancel_requested: false,
+    };
+    // The live entry exists before the row, so a worker that claims it at once continues
+    // this entry instead of starting another.
+    let bus = &runtime.bus;
+    let live = bus.open(id, who.user.id, RunStatus::Queued, 0);
+    match runs::ActiveModel::from(model).insert(db).await {
+        Ok(m) => {
+            live.emit(EventKind::Queued);
+            bus.publish_user(who.user.id, summary(&m, &prompt.name));
+            match reservation {
+                Some(r) => runtime.hand_over(m.clone(), r),
+                None => runtime.wake.notify_one(),
+            }
+            Ok(Started {
+                run: full(m, &prompt.name),
+                created: true,
+            })
+        }
+        Err(e) if is_unique_violation(&e) => {
+            bus.close(id);
+            // Lost a race to an identical start (same key in flight, or same
+            // Idempotency-Key): answer with the winner.
+            if let Some(ikey) = &idempotency_key {
+                if let Some(existing) = by_idempotency_key(db, who, ikey).await? {
+                    return replay_idempotent(existing, &key, &prompt.name);
+                }
+            }
+            match in_flight(db, prompt.project_id, &key).await? {
+                Some(running) => Ok(Started {
+                    run: full(running, &prompt.name),
+                    created: false,
+                }),
+                None => Err(Error::conflict(
+                    "an identical run just finished; start it again",
+                )),
+            }
+        }
+        Err(e) => {
+            bus.close(id);
+            Err(db_error("insert run")(e))
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|_| Error::internal())
+}
+
+fn replay_idempotent(existing: runs::Model, key: &str, prompt_name: &str) -> Result<Started> {
+    if existing.run_key != key {
+        return Err(Error::conflict(
+            "this Idempotency-Key was used for a different run request",
+        )
+        .with_details(serde_json::json!({ "reason": "idempotency_key_reused", "run_id": existing.id })));
+    }
+    Ok(Started {
+        run: full(existing, prompt_name),
+        created: false,
+    })
+}
+
+async fn by_idempotency_key(
+    db: &DatabaseConnection,
+    who: &Identity,
+    key: &str,
+) -> Result<Option<runs::Model>> {
+    runs::Entity::find()
+        .filter(runs::Column::CreatedBy.eq(who.user.id))
+        .filter(runs::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+        .map_err(db_error("run by idempotency key"))
+}
+
+async fn in_flight(
+    db: &DatabaseConnection,
+    project: Uuid,
+    key: &str,
+) -> Result<Option<runs::Model>> {
+    runs::Entity::find()
+        .filter(runs::Column::ProjectId.eq(project))
+        .filter(runs::Column::RunKey.eq(key))
+        .filter(
+            runs::Column::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]),
+        )
+        .one(db)
+        .await
+        .map_err(db_error("in-flight run"))
+}
+
+async fn cache_hit(
+    db: &DatabaseConnection,
+    project: Uuid,
+    key: &str,
+    ttl: Duration,
+) -> Result<Option<runs::Model>> {
+    let since = Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+    runs::Entity::find()
+        .filter(runs::Column::RunKey.eq(key))
+        .filter(runs::Column::Status.eq(RunStatus::Succeeded.as_str()))
+        .filter(runs::Column::FinishedAt.gte(since))
+        .filter(runs::Column::ProjectId.eq(project))
+        .order_by_desc(runs::Column::FinishedAt)
+        .one(db)
+        .await
+        .map_err(db_error("run cache"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_cached(
+    engine: &Engine,
+    who: &Identity,
+    prompt: &prompts::Model,
+    number: i32,
+    params: &RunParams,
+    variables: &Map<String, Value>,
+    messages: &[Message],
+    hit: runs::Model,
+    idempotency_key: Option<String>,
+) -> Result<Started> {
+    let now = Utc::now();
+    let model = runs::Model {
+        id: Uuid::new_v4(),
+        project_id: prompt.project_id,
+        prompt_id: prompt.id,
+        version_number: number,
+        created_by: who.user.id,
+        status: RunStatus::Succeeded.as_str().into(),
+        provider: hit.provider.clone(),
+        model: hit.model.clone(),
+        params: json(params)?,
+        variables: json(variables)?,
+        messages: json(&messages)?,
+        run_key: hit.run_key.clone(),
+        cached: true,
+        idempotency_key,
+        output: hit.output.clone(),
+        error_code: None,
+        error_message: None,
+        attempts: 0,
+        input_tokens: hit.input_tokens,
+        output_tokens: hit.output_tokens,
+        cost_usd: Some(0.0),
+        provider_model: hit.provider_model.clone(),
+        latency_ms: Some(0),
+        ttft_ms: Some(0),
+        queued_at: now,
+        started_at: Some(now),
+        finished_at: Some(now),
+        lease_owner: None,
+        lease_expires_at: None,
+        cancel_requested: false,
+    };
+    let m = match runs::ActiveModel::from(model).insert(engine.db()).await {
+        Ok(m) => m,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(
+                "this Idempotency-Key is being used by another request",
+            ))
+        }
+        Err(e) => return Err(db_error("insert cached run")(e)),
+    };
+    engine
+        .runtime()
+        .bus
+        .publish_user(who.user.id, summary(&m, &prompt.name));
+    Ok(Started {
+        run: full(m, &prompt.name),
+        created: true,
+    })
+}
