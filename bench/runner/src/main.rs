@@ -9,6 +9,7 @@
 //! `load` against the debug build. See `bench/RESULTS.md` for what each figure means.
 
 mod load;
+mod overhead;
 mod scenarios;
 mod support;
 

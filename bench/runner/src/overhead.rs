@@ -1,0 +1,227 @@
+//! The overhead benchmark: time to first token and to completion through PromptLab (two
+//! requests, or one streaming start) minus the same straight against the fake provider,
+//! at fixed rates.
+
+use crate::support::*;
+use crate::Args;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Time to first text and to completion of one streamed request straight to the fake.
+async fn direct_once(
+    http: &reqwest::Client,
+    fake: &str,
+    model: &str,
+    n: usize,
+) -> Res<(Duration, Duration)> {
+    let t0 = Instant::now();
+    let res = http
+        .post(format!("{fake}/v1/chat/completions"))
+        .json(
+            &json!({ "model": model, "stream": true, "stream_options": { "include_usage": true },
+            "messages": [{ "role": "user", "content": format!("Request {n}") }] }),
+        )
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut events = res.bytes_stream().eventsource();
+    let mut first = None;
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| e.to_string())?;
+        if ev.data.trim() == "[DONE]" {
+            return Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed()));
+        }
+        if first.is_none() {
+            let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+            if v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+            {
+                first = Some(t0.elapsed());
+            }
+        }
+    }
+    Err("stream ended without [DONE]".into())
+}
+
+/// How a client follows a run through PromptLab.
+#[derive(Clone, Copy)]
+enum Path {
+    /// `POST /api/v1/runs`, then `GET /api/v1/runs/{id}/events`: two requests.
+    StartThenEvents,
+    /// `POST /api/v1/runs` with `Accept: text/event-stream`: the answer is the stream.
+    StreamingStart,
+}
+
+/// The same through PromptLab: start the run, follow its events from the first one.
+async fn through_once(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    prompt: &str,
+    n: usize,
+    path: Path,
+) -> Res<(Duration, Duration)> {
+    let t0 = Instant::now();
+    let res = match path {
+        Path::StartThenEvents => {
+            let id = start_run(http, base, token, prompt, &format!("o{n}")).await?;
+            http.get(format!("{base}/api/v1/runs/{id}/events"))
+                .bearer_auth(token)
+                .header("Last-Event-ID", "0")
+                .send()
+                .await
+        }
+        Path::StreamingStart => {
+            http.post(format!("{base}/api/v1/runs"))
+                .bearer_auth(token)
+                .header("Accept", "text/event-stream")
+                .json(&json!({ "prompt_id": prompt, "variables": { "n": format!("s{n}") } }))
+                .send()
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    if !res.status().is_success() {
+        return Err(format!("run stream: {}", res.status()));
+    }
+    let id = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| res.url().path().to_owned());
+    let mut events = res.bytes_stream().eventsource();
+    let mut first = None;
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| e.to_string())?;
+        match ev.event.as_str() {
+            "delta" if first.is_none() => first = Some(t0.elapsed()),
+            "snapshot" if first.is_none() => {
+                let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+                if v["output"].as_str().is_some_and(|o| !o.is_empty()) {
+                    first = Some(t0.elapsed());
+                }
+            }
+            "succeeded" => return Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed())),
+            "failed" | "canceled" => return Err(format!("run {id} ended {}", ev.event)),
+            _ => {}
+        }
+    }
+    Err(format!("run {id}: stream ended early"))
+}
+
+/// Fire `once` at a fixed rate for `seconds`; collect (ttft, total) and errors.
+async fn at_rate<F, Fut>(
+    rate: u32,
+    seconds: u64,
+    once: F,
+) -> (Vec<Duration>, Vec<Duration>, usize, Vec<String>)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Res<(Duration, Duration)>> + Send + 'static,
+{
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let total = rate as usize * seconds as usize;
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..total {
+        ticker.tick().await;
+        set.spawn(once(n));
+    }
+    let (mut ttft, mut done, mut errors, mut samples) = (Vec::new(), Vec::new(), 0, Vec::new());
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok((a, b))) => {
+                ttft.push(a);
+                done.push(b);
+            }
+            Ok(Err(e)) => {
+                errors += 1;
+                if samples.len() < 3 {
+                    samples.push(e);
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                samples.push(e.to_string());
+            }
+        }
+    }
+    (ttft, done, errors, samples)
+}
+
+pub async fn overhead(args: &Args, rates: &[u32], seconds: u64) -> Res<String> {
+    let fake = start_fake(&args.fake).await?;
+    let env = [
+        ("OPENAI_COMPAT_BASE_URL", format!("{}/v1", fake.base)),
+        ("RUN_CONCURRENCY", "4096".to_owned()),
+        ("RUN_CACHE_TTL_SECS", "0".to_owned()),
+    ];
+    let (server, _) = start_server(&args.server, &args.site, &env).await?;
+    // 10 words, 5 ms apart: a 50 ms stream.
+    let model = "bench:tokens=10,delay=5";
+    let (token, prompt) = setup_user(&server.base, "openai_compat", model).await?;
+    let http = client();
+    let mut s = String::from("## Overhead\n\n");
+    let _ = writeln!(s, "Each request streams 10 words 5 ms apart from the fake provider. *Direct*: an SSE client posts to the fake's `/v1/chat/completions`. *Through PromptLab, 2 requests*: the client posts `/api/v1/runs` (the cache cannot hit: every request has new variables), then reads `/api/v1/runs/{{id}}/events` from the first event. *Through PromptLab, streaming start*: one `POST /api/v1/runs` with `Accept: text/event-stream`, whose answer is the run's event stream. The clock starts before the POST. Time to first token (TTFT) is the first text; completion is `[DONE]` / `succeeded`. Requests are sent at a fixed rate for {seconds} s; *added* is the through figure minus the direct one at the same percentile. Goal: p99 added ≤ 1 ms.\n");
+    let _ = writeln!(s, "| rate | path | n | errors | TTFT p50 | TTFT p99 | TTFT max | done p50 | done p99 | done max |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut notes = String::new();
+    for &rate in rates {
+        let (h, f) = (http.clone(), fake.base.clone());
+        let direct = at_rate(rate, seconds, move |n| {
+            let (h, f) = (h.clone(), f.clone());
+            async move { direct_once(&h, &f, model, n).await }
+        })
+        .await;
+        let (dt, dd) = (summarize(direct.0), summarize(direct.1));
+        let _ = writeln!(
+            s,
+            "| {rate}/s | direct | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            dd.n, direct.2, dt.p50, dt.p99, dt.max, dd.p50, dd.p99, dd.max
+        );
+        for e in &direct.3 {
+            let _ = writeln!(notes, "- error sample at {rate}/s, direct: {e}");
+        }
+        for (path, label) in [
+            (Path::StartThenEvents, "PromptLab, 2 requests"),
+            (Path::StreamingStart, "PromptLab, streaming start"),
+        ] {
+            let (h, b, t, p) = (
+                http.clone(),
+                server.base.clone(),
+                token.clone(),
+                prompt.clone(),
+            );
+            let through = at_rate(rate, seconds, move |n| {
+                let (h, b, t, p) = (h.clone(), b.clone(), t.clone(), p.clone());
+                async move { through_once(&h, &b, &t, &p, n, path).await }
+            })
+            .await;
+            let (tt, td) = (summarize(through.0), summarize(through.1));
+            let _ = writeln!(
+                s,
+                "| {rate}/s | {label} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                td.n, through.2, tt.p50, tt.p99, tt.max, td.p50, td.p99, td.max
+            );
+            let _ = writeln!(
+                s,
+                "| {rate}/s | **added**, {label} | | | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                tt.p50 - dt.p50,
+                tt.p99 - dt.p99,
+                tt.max - dt.max,
+                td.p50 - dd.p50,
+                td.p99 - dd.p99,
+                td.max - dd.max
+            );
+            for e in &through.3 {
+                let _ = writeln!(notes, "- error sample at {rate}/s, {label}: {e}");
+            }
+        }
+    }
+    let _ = writeln!(s, "\nAll times in ms.\n{notes}");
+    Ok(s)
+}
