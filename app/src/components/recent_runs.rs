@@ -53,23 +53,37 @@ pub fn RunRows(runs: Vec<RunSummary>, #[prop(optional)] show_prompt: bool) -> im
     }
 }
 
-/// The latest runs of one prompt, reloaded when `tick` changes.
+/// The latest runs of one prompt: `initial` (loaded with the page), reloaded when `tick`
+/// changes. A plain signal rather than a resource: the list arrives with the page, so
+/// hydration has nothing to fetch, and a reload can never be lost to one still pending
+/// (only the answer to the newest tick is shown).
 #[component]
-pub fn RecentRuns(prompt_id: Uuid, tick: RwSignal<u32>) -> impl IntoView {
+pub fn RecentRuns(prompt_id: Uuid, initial: Vec<RunSummary>, tick: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
-    let runs = Resource::new(move || tick.get(), move |_| recent_runs(prompt_id));
+    let runs = RwSignal::new(initial);
+    Effect::watch(
+        move || tick.get(),
+        move |asked, _, _| {
+            let asked = *asked;
+            leptos::task::spawn_local(async move {
+                let Ok(list) = recent_runs(prompt_id).await else {
+                    return;
+                };
+                if tick.try_get_untracked() == Some(asked) {
+                    runs.try_set(list);
+                }
+            });
+        },
+        false,
+    );
     view! {
         <section class="card recent-runs" data-testid="recent-runs">
             <h2>{t!(i18n, runs.recent)}</h2>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match runs.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, runs.none)}</p> }.into_any(),
-                        Ok(list) => view! { <div class="table-scroll"><RunRows runs=list/></div> }.into_any(),
-                        Err(_) => ().into_any(),
-                    }
-                })}
-            </Transition>
+            {move || runs.with(|list| if list.is_empty() {
+                view! { <p class="muted">{t!(i18n, runs.none)}</p> }.into_any()
+            } else {
+                view! { <div class="table-scroll"><RunRows runs=list.clone()/></div> }.into_any()
+            })}
             <A href=format!("/runs?prompt_id={prompt_id}") attr:class="small">{t!(i18n, runs.all_runs)}</A>
         </section>
     }

@@ -22,7 +22,12 @@ pub struct Workspace {
     pub history: Vec<LabelEvent>,
     /// Providers and models this server can run (never a key).
     pub providers: Vec<promptlab::runs::ProviderInfo>,
+    /// The prompt's latest runs, newest first.
+    pub recent_runs: Vec<promptlab::runs::RunSummary>,
 }
+
+/// How many runs the prompt page lists.
+pub const RECENT_RUNS: u32 = 10;
 
 #[server(prefix = "/api", endpoint = "prompts/list")]
 pub async fn list_prompts(
@@ -92,12 +97,16 @@ pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
     let history = promptlab::labels::service::history(db, &who, id, None)
         .await
         .map_err(fail)?;
+    let recent_runs = promptlab::runs::service::recent_for_prompt(&engine, &who, id, RECENT_RUNS)
+        .await
+        .map_err(fail)?;
     Ok(Workspace {
         prompt,
         versions,
         labels,
         history,
         providers: engine.providers().catalog(),
+        recent_runs,
     })
 }
 

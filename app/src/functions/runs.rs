@@ -45,9 +45,14 @@ pub async fn recent_runs(prompt_id: Uuid) -> Result<Vec<RunSummary>, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;
     let who = require_caller(&engine).await?;
-    promptlab::runs::service::recent_for_prompt(&engine, &who, prompt_id, 10)
-        .await
-        .map_err(fail)
+    promptlab::runs::service::recent_for_prompt(
+        &engine,
+        &who,
+        prompt_id,
+        super::prompts::RECENT_RUNS,
+    )
+    .await
+    .map_err(fail)
 }
 
 #[server(prefix = "/api", endpoint = "runs/cancel")]

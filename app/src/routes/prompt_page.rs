@@ -53,6 +53,7 @@ pub fn PromptPage() -> impl IntoView {
                         let content = ws.versions.first().map(|v| v.content.clone()).unwrap_or_else(blank_content);
                         let base = prompt.latest_version;
                         let first_side = ws.clone();
+                        let recent = ws.recent_runs.clone();
                         view! {
                             <Title text=prompt.name.clone()/>
                             <div class="page-head">
@@ -79,7 +80,7 @@ pub fn PromptPage() -> impl IntoView {
                                             side.await.ok().map(|ws| view! { <VersionHistory workspace=ws/> })
                                         })}
                                     </Transition>
-                                    <RecentRuns prompt_id=pid tick=runs_tick/>
+                                    <RecentRuns prompt_id=pid initial=recent tick=runs_tick/>
                                 </div>
                             </div>
                         }
