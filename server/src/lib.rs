@@ -13,6 +13,7 @@ pub mod state;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +28,7 @@ use promptlab_app::{shell, App};
 use state::AppState;
 use std::net::SocketAddr;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 /// The whole HTTP surface of PromptLab.
@@ -75,7 +77,18 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Files under the site root, else the app's 404 page. Files are not left to
+        // leptos_axum's file handler: it builds their response inside a fresh reactive owner
+        // that can find another request's `ResponseOptions` and copy its headers (seen: one
+        // visitor's locale cookie set on another's stylesheet).
+        .fallback_service(
+            ServeDir::new(leptos_options.site_root.as_ref())
+                .append_index_html_on_directories(false)
+                .not_found_service(
+                    leptos_axum::file_and_error_handler::<AppState, _>(shell)
+                        .with_state(state.clone()),
+                ),
+        )
         .layer(axum::middleware::from_fn(
             layers::server_fn_status::fix_status,
         ))

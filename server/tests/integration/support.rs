@@ -127,9 +127,14 @@ impl TestApp {
         }
         let config = Config::from_vars(&vars).expect("test config");
         let engine = Engine::start(config).await.expect("engine starts");
+        // `LEPTOS_SITE_ROOT` among the extras points the static files elsewhere.
+        let site_root = extra
+            .iter()
+            .find(|(k, _)| *k == "LEPTOS_SITE_ROOT")
+            .map_or("target/site", |(_, v)| *v);
         let options = leptos::prelude::LeptosOptions::builder()
             .output_name("promptlab")
-            .site_root("target/site")
+            .site_root(site_root)
             .build();
         let router = promptlab_server::router(engine.clone(), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
