@@ -12,4 +12,5 @@ mod pages;
 mod prompts;
 mod protection;
 mod runs;
+mod static_files;
 mod wasm_bundle;
