@@ -174,10 +174,12 @@ pub async fn authenticate(
     let claims = keys
         .verify(token)
         .map_err(|e| Error::unauthorized(e.to_string()))?;
-    let session = sessions::Entity::find_by_id(claims.sid)
+    // One query for both: this runs on every authenticated request.
+    let (session, user) = sessions::Entity::find_by_id(claims.sid)
+        .find_also_related(users::Entity)
         .one(db)
         .await
-        .map_err(db_error("authenticate: session"))?
+        .map_err(db_error("authenticate"))?
         .ok_or_else(|| Error::unauthorized("session not found"))?;
     if session.user_id != claims.sub || session.revoked_at.is_some() {
         return Err(Error::unauthorized("session ended"));
@@ -185,11 +187,7 @@ pub async fn authenticate(
     if session.expires_at <= Utc::now() {
         return Err(Error::unauthorized("token expired"));
     }
-    let user = users::Entity::find_by_id(claims.sub)
-        .one(db)
-        .await
-        .map_err(db_error("authenticate: user"))?
-        .ok_or_else(|| Error::unauthorized("user not found"))?;
+    let user = user.ok_or_else(|| Error::unauthorized("user not found"))?;
     Ok(Identity {
         user: user.into(),
         session_id: session.id,

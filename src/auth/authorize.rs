@@ -21,10 +21,16 @@ pub async fn authorize(
     let membership = memberships::Entity::find_by_id((project, user))
         .one(db)
         .await
-        .map_err(db_error("authorize"))?
-        .ok_or_else(|| Error::not_found("project not found"))?;
-    let role = Role::parse(&membership.role).ok_or_else(|| {
-        tracing::error!(role = %membership.role, "unknown role in memberships");
+        .map_err(db_error("authorize"))?;
+    role_allows(membership.as_ref().map(|m| m.role.as_str()), action)
+}
+
+/// The same rule for a role already read (with the row it guards, in one query):
+/// `None` is no membership.
+pub fn role_allows(role: Option<&str>, action: Action) -> Result<Role> {
+    let role = role.ok_or_else(|| Error::not_found("project not found"))?;
+    let role = Role::parse(role).ok_or_else(|| {
+        tracing::error!(role = %role, "unknown role in memberships");
         Error::internal()
     })?;
     if role.allows(action) {

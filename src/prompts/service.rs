@@ -13,27 +13,58 @@ use crate::projects::Action;
 use crate::store::{db_error, is_unique_violation, memberships, prompts};
 use crate::versions::SaveVersion;
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
 };
 use uuid::Uuid;
 
 /// Load a prompt the caller may act on (trashed ones included).
+///
+/// One query: the prompt with the caller's role in its project as a scalar subquery, so
+/// the check costs no second round trip (this is on the path of every run start).
 pub async fn load(
     db: &DatabaseConnection,
     who: &Identity,
     id: Uuid,
     action: Action,
 ) -> Result<prompts::Model> {
-    let prompt = prompts::Entity::find_by_id(id)
+    let role = Query::select()
+        .column((memberships::Entity, memberships::Column::Role))
+        .from(memberships::Entity)
+        .and_where(
+            Expr::col((memberships::Entity, memberships::Column::ProjectId))
+                .equals((prompts::Entity, prompts::Column::ProjectId)),
+        )
+        .and_where(Expr::col((memberships::Entity, memberships::Column::UserId)).eq(who.user.id))
+        .to_owned();
+    let found = prompts::Entity::find_by_id(id)
+        .column_as(Expr::from(role), MEMBER_ROLE)
+        .into_model::<PromptAndRole>()
         .one(db)
         .await
         .map_err(db_error("load prompt"))?
         .ok_or_else(|| Error::not_found("prompt not found"))?;
-    authorize(db, who.user.id, prompt.project_id, action).await?;
-    Ok(prompt)
+    crate::auth::authorize::role_allows(found.role.as_deref(), action)?;
+    Ok(found.prompt)
+}
+
+const MEMBER_ROLE: &str = "member_role";
+
+/// A prompt row and the caller's role in its project (`None`: not a member).
+struct PromptAndRole {
+    prompt: prompts::Model,
+    role: Option<String>,
+}
+
+impl FromQueryResult for PromptAndRole {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            prompt: prompts::Model::from_query_result(res, pre)?,
+            role: res.try_get(pre, MEMBER_ROLE)?,
+        })
+    }
 }
 
 /// Load a live (not trashed) prompt for writing.

@@ -328,6 +328,31 @@ async fn roles_decide_what_members_may_do(app: &TestApp) {
         .await
         .unwrap_err();
     assert_eq!(err.code, promptlab::ErrorCode::NotFound);
+    // The same rule where the role is read in one query with the prompt it guards.
+    let prompt = promptlab::prompts::service::create(
+        app.engine.db(),
+        &owner,
+        promptlab::prompts::NewPrompt {
+            project_id: Some(project),
+            name: "guarded".into(),
+            description: String::new(),
+            tags: vec![],
+            content: None,
+            note: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let load =
+        |who, action| promptlab::prompts::service::load(app.engine.db(), who, prompt.id, action);
+    assert_eq!(
+        load(&viewer, Action::Read).await.unwrap_err().code,
+        promptlab::ErrorCode::NotFound
+    );
+    assert_eq!(
+        load(&owner, Action::Administer).await.unwrap().id,
+        prompt.id
+    );
 
     promptlab::store::memberships::ActiveModel {
         project_id: Set(project),
@@ -349,6 +374,11 @@ async fn roles_decide_what_members_may_do(app: &TestApp) {
         .await
         .unwrap_err();
     assert_eq!(err.code, promptlab::ErrorCode::Forbidden);
+    assert_eq!(load(&viewer, Action::Read).await.unwrap().name, "guarded");
+    assert_eq!(
+        load(&viewer, Action::Write).await.unwrap_err().code,
+        promptlab::ErrorCode::Forbidden
+    );
     assert!(app
         .engine
         .authorize(&owner, project, Action::Administer)

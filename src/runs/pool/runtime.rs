@@ -16,6 +16,9 @@ pub struct Runtime {
     pub instance: String,
     /// Prompt names for the summaries workers publish.
     names: Mutex<HashMap<Uuid, String>>,
+    /// Saved versions runs start from. Versions are immutable (the database refuses
+    /// UPDATE and DELETE on them), so an entry never goes stale.
+    versions: Mutex<VersionCache>,
     /// Set while this process's workers take runs: the way a new run goes straight to a
     /// worker, without waiting for the dispatcher to find it in the queue.
     pub(super) handoff: Mutex<Option<Handoff>>,
@@ -52,6 +55,7 @@ impl Default for Runtime {
             wake: Notify::new(),
             instance: format!("w-{}", Uuid::new_v4().simple()),
             names: Mutex::new(HashMap::new()),
+            versions: Mutex::default(),
             handoff: Mutex::new(None),
         }
     }
@@ -114,5 +118,71 @@ impl Runtime {
             m.insert(prompt, name.clone());
         }
         name
+    }
+}
+
+/// A saved version as a run needs it: parsed content and its hash.
+pub(crate) struct CachedVersion {
+    pub(crate) content: crate::versions::VersionContent,
+    pub(crate) content_hash: String,
+}
+
+/// Bounded by the bytes of the stored content it holds; emptied when full (a start that
+/// misses reads one row).
+#[derive(Default)]
+struct VersionCache {
+    map: HashMap<(Uuid, i32), Arc<CachedVersion>>,
+    bytes: usize,
+}
+
+/// Most stored version content the cache holds.
+const VERSION_CACHE_BYTES: usize = 8 << 20;
+
+impl Runtime {
+    /// A saved version of a prompt, from the cache or the database; `None` if it does not
+    /// exist. The caller has already checked the caller's access to the prompt.
+    pub(crate) async fn version(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        prompt: Uuid,
+        number: i32,
+    ) -> crate::error::Result<Option<Arc<CachedVersion>>> {
+        use sea_orm::EntityTrait;
+        if let Some(v) = self
+            .versions
+            .lock()
+            .ok()
+            .and_then(|c| c.map.get(&(prompt, number)).cloned())
+        {
+            return Ok(Some(v));
+        }
+        let Some(row) = crate::store::prompt_versions::Entity::find_by_id((prompt, number))
+            .one(db)
+            .await
+            .map_err(crate::store::db_error("run version"))?
+        else {
+            return Ok(None);
+        };
+        let content = serde_json::from_str(&row.content).map_err(|e| {
+            tracing::error!(%prompt, version = number, error = %e, "stored version does not parse");
+            crate::error::Error::internal()
+        })?;
+        let v = Arc::new(CachedVersion {
+            content,
+            content_hash: row.content_hash,
+        });
+        let size = row.content.len();
+        if size <= VERSION_CACHE_BYTES / 16 {
+            if let Ok(mut c) = self.versions.lock() {
+                if c.bytes + size > VERSION_CACHE_BYTES {
+                    c.map.clear();
+                    c.bytes = 0;
+                }
+                if c.map.insert((prompt, number), v.clone()).is_none() {
+                    c.bytes += size;
+                }
+            }
+        }
+        Ok(Some(v))
     }
 }

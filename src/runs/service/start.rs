@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::projects::Action;
 use crate::runs::{run_key, EventKind, RunParams, RunStatus, StartRun, Started};
-use crate::store::{db_error, is_unique_violation, prompt_versions as pv, prompts, runs};
+use crate::store::{db_error, is_unique_violation, prompts, runs};
 use crate::versions::{Message, VersionContent};
 use chrono::Utc;
 use sea_orm::{
@@ -46,22 +46,19 @@ pub async fn start(
             "the prompt has no saved version to run",
         ));
     }
-    let version = pv::Entity::find_by_id((prompt.id, number))
-        .one(db)
-        .await
-        .map_err(db_error("run version"))?
+    let version = engine
+        .runtime()
+        .version(db, prompt.id, number)
+        .await?
         .ok_or_else(|| Error::not_found(format!("version {number} not found")))?;
-    let content: VersionContent = serde_json::from_str(&version.content).map_err(|e| {
-        tracing::error!(prompt = %prompt.id, version = number, error = %e, "stored version does not parse");
-        Error::internal()
-    })?;
+    let content = &version.content;
     let resolved = req.resolve(&content.params)?;
     engine
         .providers()
         .get(&resolved.provider, &resolved.model)?;
     let messages =
         crate::template::render_messages(&content.messages, &content.variables, &req.variables)?;
-    let variables = effective_variables(&content, &req.variables);
+    let variables = effective_variables(content, &req.variables);
     let key = run_key(
         &version.content_hash,
         &resolved.provider,

@@ -149,3 +149,32 @@ async fn pool_limit_sqlite() {
 async fn pool_limit_postgres() {
     starts_respect_the_pool_limit(Backend::Postgres).await;
 }
+
+/// Starts read saved versions through a cache (versions never change): each number runs
+/// its own text, and a version that did not exist at one start is found once saved.
+async fn starts_run_the_version_asked_for(app: &TestApp) {
+    let r = Runs::new(app, "versions@example.com").await;
+    let pid = r.prompt("versioned", "mock", "mock-1").await;
+    let start = |version: i64, topic: &'static str| {
+        r.start_raw(
+            json!({ "prompt_id": pid, "version": version, "variables": { "topic": topic } }),
+            None,
+        )
+    };
+    let e = error_of(start(2, "otters").await, 404).await;
+    assert_eq!(e["code"], "not_found", "{e}");
+    let saved = r.api.save(&pid, 1, "Explain {{ topic }} to a child.").await;
+    assert_eq!(saved.status(), 201, "{}", saved.text().await.unwrap());
+    for (version, text) in [
+        (2, "Explain otters to a child."),
+        (1, "Tell me about otters."),
+        (2, "Explain otters to a child."),
+    ] {
+        let res = start(version, "otters").await;
+        assert!(res.status().is_success(), "v{version}: {}", res.status());
+        let run: Value = res.json().await.unwrap();
+        assert_eq!(run["run"]["version_number"], version);
+        assert_eq!(run["run"]["messages"][1]["content"], text, "v{version}");
+    }
+}
+with_fake_provider!(version_cache, starts_run_the_version_asked_for);
