@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! promptlab-bench all  --server BIN --fake BIN --site DIR --out bench/RESULTS.md [--quick]
+//!                      [--only footprint,overhead,throughput,concurrency,load]
 //! promptlab-bench load --server BIN --fake BIN --site DIR [--seconds 60] [--rps 300] [--subscribers 200]
 //! ```
 //! `bench/run.sh` builds everything in release mode and runs `all`; `scripts/test.sh` runs
@@ -21,6 +22,8 @@ pub struct Args {
     pub fake: PathBuf,
     pub site: PathBuf,
     pub out: Option<PathBuf>,
+    /// Run only these scenarios (comma-separated); all when absent.
+    pub only: Option<String>,
     pub quick: bool,
     pub seconds: u64,
     pub rps: u32,
@@ -37,6 +40,7 @@ fn parse() -> Result<(String, Args), String> {
         fake: "target/release/promptlab-fake-provider".into(),
         site: "target/site".into(),
         out: None,
+        only: None,
         quick: false,
         seconds: 60,
         rps: 300,
@@ -49,6 +53,7 @@ fn parse() -> Result<(String, Args), String> {
             "--fake" => a.fake = val()?.into(),
             "--site" => a.site = val()?.into(),
             "--out" => a.out = Some(val()?.into()),
+            "--only" => a.only = Some(val()?),
             "--quick" => a.quick = true,
             "--seconds" => a.seconds = val()?.parse().map_err(|_| "--seconds: a number")?,
             "--rps" => a.rps = val()?.parse().map_err(|_| "--rps: a number")?,

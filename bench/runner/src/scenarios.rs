@@ -19,29 +19,45 @@ pub async fn all(args: &Args) -> Res<()> {
     let _ = writeln!(out, "- Server: `{}` (release build), SQLite in a temp directory, fake provider process on loopback (`{}`).", args.server.display(), args.fake.display());
     let _ = writeln!(out, "- Client: this program, in its own process on the same machine (so it competes for the same cores).\n");
 
-    eprintln!("footprint…");
-    out.push_str(&footprint(args).await?);
-    eprintln!("overhead…");
-    let seconds = if args.quick { 3 } else { 10 };
-    out.push_str(&overhead(args, &[100, 500], seconds).await?);
-    eprintln!("throughput…");
-    out.push_str(&throughput(args, if args.quick { 1000 } else { 5000 }).await?);
-    eprintln!("concurrency…");
-    out.push_str(&concurrency(args, if args.quick { 1000 } else { 10_000 }).await?);
-    eprintln!("load…");
-    let load_args = Args {
-        seconds: if args.quick { 10 } else { 60 },
-        server: args.server.clone(),
-        fake: args.fake.clone(),
-        site: args.site.clone(),
-        out: None,
-        quick: args.quick,
-        rps: args.rps,
-        subscribers: args.subscribers,
+    let want = |name: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|x| x == name))
     };
-    let report = crate::load::measure(&load_args).await?;
-    let _ = writeln!(out, "## Load test\n\nMixed traffic for {} s at {} requests/s (3 in 10 page loads of `/prompts/{{id}}` and `/runs`, 4 in 10 API reads, 3 in 10 run starts on the mock at 200 tokens/s), spread over 20 users, with {} clients subscribed to their user's run stream (SSE) throughout. Latency is per request, body included.\n", report.seconds, report.rps, report.subscribers);
-    let _ = writeln!(out, "```\n{report}```\n");
+    if want("footprint") {
+        eprintln!("footprint…");
+        out.push_str(&footprint(args).await?);
+    }
+    if want("overhead") {
+        eprintln!("overhead…");
+        let seconds = if args.quick { 3 } else { 10 };
+        out.push_str(&overhead(args, &[100, 500], seconds).await?);
+    }
+    if want("throughput") {
+        eprintln!("throughput…");
+        out.push_str(&throughput(args, if args.quick { 1000 } else { 5000 }).await?);
+    }
+    if want("concurrency") {
+        eprintln!("concurrency…");
+        out.push_str(&concurrency(args, if args.quick { 1000 } else { 10_000 }).await?);
+    }
+    if want("load") {
+        eprintln!("load…");
+        let load_args = Args {
+            seconds: if args.quick { 10 } else { 60 },
+            server: args.server.clone(),
+            fake: args.fake.clone(),
+            site: args.site.clone(),
+            out: None,
+            only: None,
+            quick: args.quick,
+            rps: args.rps,
+            subscribers: args.subscribers,
+        };
+        let report = crate::load::measure(&load_args).await?;
+        let _ = writeln!(out, "## Load test\n\nMixed traffic for {} s at {} requests/s (3 in 10 page loads of `/prompts/{{id}}` and `/runs`, 4 in 10 API reads, 3 in 10 run starts on the mock at 200 tokens/s), spread over 20 users, with {} clients subscribed to their user's run stream (SSE) throughout. Latency is per request, body included.\n", report.seconds, report.rps, report.subscribers);
+        let _ = writeln!(out, "```\n{report}```\n");
+    }
     if let Some(path) = &args.out {
         std::fs::write(path, &out).map_err(|e| format!("writing {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
