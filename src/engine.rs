@@ -18,17 +18,24 @@ pub struct Engine {
     providers: Arc<crate::providers::registry::Registry>,
     prices: Arc<crate::pricing::PriceTable>,
     runtime: Arc<crate::runs::pool::Runtime>,
+    /// SQLite's WAL checkpoints, for as long as any clone of the engine lives.
+    _checkpoints: Option<Arc<crate::store::Checkpoints>>,
 }
 
 impl Engine {
     /// Connect to the configured database, migrate it, and get ready to serve.
     pub async fn start(config: Config) -> Result<Self> {
         let db = crate::store::connect(&config.database_url).await?;
-        Ok(Self::with_db(db, config))
+        let checkpoints = crate::store::checkpoints(&db).map(Arc::new);
+        Ok(Self {
+            _checkpoints: checkpoints,
+            ..Self::with_db(db, config)
+        })
     }
 
-    /// Build an engine over an already-migrated connection.
-    pub fn with_db(db: DatabaseConnection, config: Config) -> Self {
+    /// The engine over a connection from `store::connect` (the caller adds the checkpoint
+    /// task: that connection has SQLite's automatic checkpoints off).
+    fn with_db(db: DatabaseConnection, config: Config) -> Self {
         let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
         let providers = Arc::new(crate::providers::registry::Registry::from_settings(
             &config.providers,
@@ -41,6 +48,7 @@ impl Engine {
             providers,
             prices,
             runtime: Arc::default(),
+            _checkpoints: None,
         }
     }
 

@@ -64,6 +64,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                         .foreign_keys(true)
                         .busy_timeout(Duration::from_secs(5))
+                        // Checkpoints run in `checkpoints`, off the request path: left to
+                        // SQLite, the commit that crosses 1,000 WAL pages copies them all
+                        // into the database file before it returns.
+                        .pragma("wal_autocheckpoint", "0")
                 })
                 .map_sqlx_sqlite_pool_opts(|pool| {
                     pool.after_connect(|conn, _| Box::pin(stable_query_plans(conn)))
@@ -107,6 +111,58 @@ async fn stable_query_plans(
         tracing::warn!(code = rc, "could not turn on SQLite query plan stability");
     }
     Ok(())
+}
+
+/// How often the WAL is checkpointed.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copy the SQLite WAL into the database file every [`CHECKPOINT_EVERY`], in a task of
+/// its own, so no request's commit pays for it (connections are opened with automatic
+/// checkpoints off). `PASSIVE`: it never waits for readers or blocks writers; what it
+/// cannot copy now is copied the next time. Returns `None` on PostgreSQL. The task ends
+/// when the pool is closed or the handle is dropped.
+pub fn checkpoints(db: &DatabaseConnection) -> Option<Checkpoints> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return None;
+    }
+    let db = db.clone();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = checkpoint(&db).await {
+                if matches!(e, DbErr::ConnectionAcquire(_)) {
+                    // The pool was closed: nothing left to checkpoint.
+                    return;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+            }
+        }
+    });
+    Some(Checkpoints(task))
+}
+
+/// One passive checkpoint: (WAL frames, frames copied into the database file).
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("wal_checkpoint returned no row".into()))?;
+    Ok((row.try_get_by_index(1)?, row.try_get_by_index(2)?))
+}
+
+/// The checkpoint task; it stops when this is dropped.
+pub struct Checkpoints(tokio::task::JoinHandle<()>);
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// True when the database answers a trivial query.
@@ -174,7 +230,47 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+        // Automatic checkpoints are off on every connection: `checkpoints` does them.
+        let auto = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_task_copies_the_wal_into_the_database() {
+        use sea_orm::ConnectionTrait;
+        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/c.db?mode=rwc", dir.display());
+        let db = connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (x TEXT)")
+            .await
+            .unwrap();
+        for _ in 0..50 {
+            db.execute_unprepared("INSERT INTO t VALUES (hex(randomblob(2000)))")
+                .await
+                .unwrap();
+        }
+        let db_file = dir.join("c.db");
+        let size = || std::fs::metadata(&db_file).unwrap().len();
+        let before = size();
+        let task = checkpoints(&db).expect("SQLite has a checkpoint task");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(size() > before, "the WAL was copied into the database file");
+        let (frames, copied) = checkpoint(&db).await.unwrap();
+        assert_eq!(frames, copied, "everything is checkpointed");
+        drop(task);
+        db.close().await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }
 }
