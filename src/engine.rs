@@ -26,7 +26,7 @@ impl Engine {
     /// Connect to the configured database, migrate it, and get ready to serve.
     pub async fn start(config: Config) -> Result<Self> {
         let db = crate::store::connect(&config.database_url).await?;
-        let checkpoints = crate::store::checkpoints(&db).map(Arc::new);
+        let checkpoints = crate::store::checkpoints(&db, &config.database_url).map(Arc::new);
         Ok(Self {
             _checkpoints: checkpoints,
             ..Self::with_db(db, config)

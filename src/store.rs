@@ -119,25 +119,34 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Copy the SQLite WAL into the database file every [`CHECKPOINT_EVERY`], in a task of
 /// its own, so no request's commit pays for it (connections are opened with automatic
 /// checkpoints off). `PASSIVE`: it never waits for readers or blocks writers; what it
-/// cannot copy now is copied the next time. Returns `None` on PostgreSQL. The task ends
-/// when the pool is closed or the handle is dropped.
-pub fn checkpoints(db: &DatabaseConnection) -> Option<Checkpoints> {
+/// cannot copy now is copied the next time. A tick where the WAL file has not changed
+/// since the last checkpoint does nothing (an idle server runs no query). Returns `None`
+/// on PostgreSQL and for an in-memory database. The task ends when the pool is closed or
+/// the handle is dropped.
+pub fn checkpoints(db: &DatabaseConnection, url: &str) -> Option<Checkpoints> {
     if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
         return None;
     }
+    let file = sqlite_path(url)?;
+    let wal = std::path::PathBuf::from(format!("{file}-wal"));
     let db = db.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        let mut last = None;
         loop {
             tick.tick().await;
-            if let Err(e) = checkpoint(&db).await {
-                if matches!(e, DbErr::ConnectionAcquire(_)) {
-                    // The pool was closed: nothing left to checkpoint.
-                    return;
-                }
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+            let now = std::fs::metadata(&wal)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()));
+            if now.is_none() || now == last {
+                continue;
+            }
+            match checkpoint(&db).await {
+                Ok(_) => last = now,
+                Err(DbErr::ConnectionAcquire(_)) => return, // the pool was closed
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
         }
     });
@@ -170,12 +179,17 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
 }
 
-fn ensure_sqlite_dir(url: &str) {
+/// The database file of a SQLite URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then_some(path)
+}
+
+fn ensure_sqlite_dir(url: &str) {
+    let Some(path) = sqlite_path(url) else {
         return;
-    }
+    };
     if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             if let Err(e) = std::fs::create_dir_all(parent) {
@@ -211,6 +225,13 @@ mod tests {
         assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(Backend::of("mysql://h/db").is_err());
+        assert_eq!(
+            sqlite_path("sqlite://data/p.db?mode=rwc"),
+            Some("data/p.db")
+        );
+        assert_eq!(sqlite_path("sqlite:///tmp/p.db"), Some("/tmp/p.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("sqlite://x?mode=memory"), None);
     }
 
     #[tokio::test]
@@ -261,7 +282,7 @@ mod tests {
         let db_file = dir.join("c.db");
         let size = || std::fs::metadata(&db_file).unwrap().len();
         let before = size();
-        let task = checkpoints(&db).expect("SQLite has a checkpoint task");
+        let task = checkpoints(&db, &url).expect("SQLite has a checkpoint task");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while size() <= before && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
