@@ -152,7 +152,9 @@ pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executi
     if let Ok(mut map) = executing.lock() {
         map.insert(m.id, live.clone());
     }
-    let name = runtime.prompt_name(engine, m.prompt_id).await;
+    // The database calls here are boxed: inline, their futures (several kB) would be part
+    // of this task for as long as the run streams, once per run in flight.
+    let name = Box::pin(runtime.prompt_name(engine, m.prompt_id)).await;
     let mut attempt_no = m.attempts;
     live.emit(EventKind::Started {
         attempt: attempt_no,
@@ -187,7 +189,7 @@ pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executi
                             break End::Canceled;
                         }
                         attempt_no += 1;
-                        match next_attempt(engine, m.id, attempt_no).await {
+                        match Box::pin(next_attempt(engine, m.id, attempt_no)).await {
                             Ok(true) => {}
                             Ok(false) => break End::Lost,
                             Err(e) => {
@@ -204,7 +206,7 @@ pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executi
             }
         }
     };
-    finish(engine, &m, &name, &live, attempt_no, end).await;
+    Box::pin(finish(engine, &m, &name, &live, attempt_no, end)).await;
     if let Ok(mut map) = executing.lock() {
         if map.get(&m.id).is_some_and(|l| Arc::ptr_eq(l, &live)) {
             map.remove(&m.id);
