@@ -154,7 +154,7 @@ pub fn checkpoints(db: &DatabaseConnection, url: &str) -> Option<Checkpoints> {
 }
 
 /// One passive checkpoint: (WAL frames, frames copied into the database file).
-pub async fn checkpoint(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
+async fn checkpoint(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Sqlite,

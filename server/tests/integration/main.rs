@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod authorization;
 mod crash;
 mod pages;
 mod prompts;

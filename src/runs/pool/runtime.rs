@@ -1,5 +1,6 @@
 //! What the engine shares with the pool: the bus, the wake-up call, this process's lease
-//! name, and the way a new run goes straight to a worker when there is room.
+//! name, the way a new run goes straight to a worker when there is room, and the caches
+//! runs read through (prompt names, saved versions).
 
 use crate::engine::Engine;
 use crate::store::runs;
