@@ -1,7 +1,8 @@
 //! Model providers behind one streaming interface: a request goes in, a stream of text
 //! deltas (and, at the end, usage) comes out. OpenAI chat completions, OpenAI-compatible
 //! servers (Groq, Ollama, vLLM, llama.cpp, LM Studio), Anthropic Messages, and a built-in
-//! offline mock. SSE is parsed by `eventsource-stream`.
+//! offline mock. Requests go through [`http::Http`], a small HTTP/1.1 client sized for
+//! many long streams; SSE is parsed by `eventsource-stream`.
 //!
 //! Errors are classified here, once: retryable (429, 5xx, 529, timeouts, resets) with an
 //! optional `Retry-After`, or permanent (400, 401, 403, 404, malformed responses). What to
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub mod anthropic;
+pub mod http;
 pub mod mock;
 pub mod openai;
 pub mod registry;
@@ -100,14 +102,6 @@ impl ProviderError {
             message: format!("provider answered {status}: {detail}"),
         }
     }
-
-    /// Classify a transport error (connect, timeout, reset: all retryable).
-    pub fn from_transport(e: &reqwest::Error) -> Self {
-        if e.is_builder() {
-            return Self::permanent(format!("invalid provider request: {e}"));
-        }
-        Self::retryable(format!("provider connection failed: {e}"))
-    }
 }
 
 /// The `error.message` of a JSON error body, as both OpenAI and Anthropic send it.
@@ -117,8 +111,8 @@ fn error_message(body: &str) -> Option<String> {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+pub fn retry_after(headers: &::http::HeaderMap) -> Option<Duration> {
+    let raw = headers.get(::http::header::RETRY_AFTER)?.to_str().ok()?;
     raw.trim()
         .parse::<f64>()
         .ok()

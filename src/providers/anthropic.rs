@@ -2,6 +2,7 @@
 //! `content_block_delta` (text), `message_delta` (output usage), `message_stop`, `ping`,
 //! `error`; unknown events are ignored, as Anthropic asks clients to.
 
+use super::http::Http;
 use super::sse::events;
 use super::{retry_after, ChatRequest, Delta, DeltaStream, Provider, ProviderError, Usage};
 use crate::versions::MessageRole;
@@ -16,12 +17,12 @@ pub const DEFAULT_MAX_TOKENS: u32 = 1024;
 pub struct Anthropic {
     base_url: String,
     api_key: String,
-    http: reqwest::Client,
+    http: Http,
 }
 
 impl Anthropic {
     /// `base_url` without `/v1` (e.g. `https://api.anthropic.com`).
-    pub fn new(base_url: &str, api_key: String, http: reqwest::Client) -> Self {
+    pub fn new(base_url: &str, api_key: String, http: Http) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').into(),
             api_key,
@@ -64,19 +65,22 @@ impl Anthropic {
     }
 
     async fn start(&self, request: ChatRequest) -> Result<DeltaStream, ProviderError> {
+        let headers = [
+            ("x-api-key", self.api_key.as_str()),
+            ("anthropic-version", API_VERSION),
+        ];
         let response = self
             .http
-            .post(format!("{}/v1/messages", self.base_url))
-            .header("x-api-key", &self.api_key)
-            .header("anthropic-version", API_VERSION)
-            .json(&Self::body(&request))
-            .send()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        let status = response.status().as_u16();
+            .post_json(
+                &format!("{}/v1/messages", self.base_url),
+                &headers,
+                &Self::body(&request),
+            )
+            .await?;
+        let status = response.status;
         if !(200..300).contains(&status) {
-            let after = retry_after(response.headers());
-            let text = response.text().await.unwrap_or_default();
+            let after = retry_after(&response.headers);
+            let text = response.text().await;
             return Err(ProviderError::from_status(status, after, &text));
         }
         let mut input_tokens = 0u32;

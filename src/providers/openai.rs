@@ -3,6 +3,7 @@
 //! server that rejects `stream_options` is asked again without it; one that never sends
 //! usage simply yields no usage delta.
 
+use super::http::{Http, Response};
 use super::sse::events;
 use super::{retry_after, ChatRequest, Delta, DeltaStream, Provider, ProviderError, Usage};
 use futures::future::BoxFuture;
@@ -14,12 +15,12 @@ pub struct OpenAi {
     name: String,
     base_url: String,
     api_key: Option<String>,
-    http: reqwest::Client,
+    http: Http,
 }
 
 impl OpenAi {
     /// `base_url` up to and including `/v1` (e.g. `https://api.openai.com/v1`).
-    pub fn new(name: &str, base_url: &str, api_key: Option<String>, http: reqwest::Client) -> Self {
+    pub fn new(name: &str, base_url: &str, api_key: Option<String>, http: Http) -> Self {
         Self {
             name: name.into(),
             base_url: base_url.trim_end_matches('/').into(),
@@ -53,32 +54,32 @@ impl OpenAi {
         body
     }
 
-    async fn send(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
-        let mut req = self
-            .http
-            .post(format!("{}/chat/completions", self.base_url))
-            .json(body);
-        if let Some(key) = &self.api_key {
-            req = req.bearer_auth(key);
-        }
-        req.send()
+    async fn send(&self, body: &Value) -> Result<Response, ProviderError> {
+        let auth = self.api_key.as_ref().map(|key| format!("Bearer {key}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.http
+            .post_json(
+                &format!("{}/chat/completions", self.base_url),
+                &headers,
+                body,
+            )
             .await
-            .map_err(|e| ProviderError::from_transport(&e))
     }
 
     async fn start(&self, request: ChatRequest) -> Result<DeltaStream, ProviderError> {
         let mut response = self.send(&Self::body(&request, true)).await?;
-        if response.status().as_u16() == 400 {
-            let text = response.text().await.unwrap_or_default();
+        if response.status == 400 {
+            let text = response.text().await;
             if !text.contains("stream_options") {
                 return Err(ProviderError::from_status(400, None, &text));
             }
             response = self.send(&Self::body(&request, false)).await?;
         }
-        let status = response.status().as_u16();
+        let status = response.status;
         if !(200..300).contains(&status) {
-            let after = retry_after(response.headers());
-            let text = response.text().await.unwrap_or_default();
+            let after = retry_after(&response.headers);
+            let text = response.text().await;
             return Err(ProviderError::from_status(status, after, &text));
         }
         let mut model_sent = false;

@@ -4,6 +4,7 @@
 //! allowlist. Keys stay inside the clients: [`Registry::catalog`] shows names and models only.
 
 use super::anthropic::Anthropic;
+use super::http::Http;
 use super::mock::Mock;
 use super::openai::OpenAi;
 use super::Provider;
@@ -32,10 +33,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     pub fn from_settings(s: &ProviderSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = Http::new(Duration::from_secs(10));
         let mut entries = BTreeMap::new();
         let mock = Mock {
             tokens_per_second: s.mock_tokens_per_second,
