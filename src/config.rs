@@ -70,6 +70,8 @@ pub struct ProviderSettings {
     pub mock_tokens_per_second: u32,
     /// Built-in prices with `PRICES_JSON` (overrides and custom models) applied.
     pub prices: crate::pricing::PriceTable,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`.
+    pub proxies: crate::providers::http::Proxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -259,6 +261,7 @@ fn provider_settings<'a>(
         }),
         mock_tokens_per_second: mock_rate,
         prices,
+        proxies: crate::providers::http::Proxies::from_vars(get).map_err(ConfigError)?,
     })
 }
 

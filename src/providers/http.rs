@@ -14,20 +14,22 @@ use bytes::{Buf, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 mod body;
+mod conn_io;
+mod proxy;
 #[cfg(test)]
 mod tests;
 
 pub use body::Response;
 use body::{framing, Body, Framing};
+use conn_io::Io;
+pub use proxy::Proxies;
+use proxy::Proxy;
 
 /// Initial read buffer of a connection; it grows only for a larger head or frame.
 const READ_CHUNK: usize = 2048;
@@ -39,7 +41,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_IDLE_PER_ORIGIN: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(super) struct Origin {
+struct Origin {
     tls: bool,
     host: String,
     port: u16,
@@ -92,69 +94,9 @@ impl Target {
     }
 }
 
-/// A connection: plain TCP or TLS over TCP.
-pub(super) enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Io {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Io::Plain(s) => s,
-            Io::Tls(s) => s.get_ref().0,
-        }
-    }
-
-    /// An idle connection is usable if the peer has neither closed it nor sent anything.
-    fn idle_and_open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.tcp().try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-    }
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-pub(super) struct Inner {
+struct Inner {
     connect_timeout: Duration,
+    proxies: Proxies,
     idle: Mutex<HashMap<Origin, Vec<(Io, Instant)>>>,
     tls: OnceLock<Option<tokio_rustls::TlsConnector>>,
 }
@@ -176,7 +118,7 @@ impl Inner {
         None
     }
 
-    pub(super) fn put_idle(&self, origin: Origin, io: Io) {
+    fn put_idle(&self, origin: Origin, io: Io) {
         let mut idle = self.idle();
         for list in idle.values_mut() {
             list.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
@@ -207,12 +149,20 @@ impl Inner {
             ))
         };
         let connect = async {
-            let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
+            let proxy = self.proxies.for_origin(origin);
+            let (host, port) = match proxy {
+                Some(p) => (p.host.as_str(), p.port),
+                None => (origin.host.as_str(), origin.port),
+            };
+            let mut tcp = TcpStream::connect((host, port))
                 .await
                 .map_err(|e| failed(&e))?;
             let _ = tcp.set_nodelay(true);
             if !origin.tls {
                 return Ok(Io::Plain(tcp));
+            }
+            if let Some(p) = proxy {
+                proxy::tunnel(&mut tcp, p, origin).await?;
             }
             let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
                 .map_err(|e| ProviderError::permanent(format!("invalid provider host: {e}")))?;
@@ -260,10 +210,11 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(connect_timeout: Duration) -> Self {
+    pub fn new(connect_timeout: Duration, proxies: Proxies) -> Self {
         Self {
             inner: Arc::new(Inner {
                 connect_timeout,
+                proxies,
                 idle: Mutex::new(HashMap::new()),
                 tls: OnceLock::new(),
             }),
@@ -272,8 +223,12 @@ impl Http {
 
     /// A client that trusts only `roots` (tests with their own certificate authority).
     #[cfg(test)]
-    fn with_roots(connect_timeout: Duration, roots: rustls::RootCertStore) -> Self {
-        let http = Self::new(connect_timeout);
+    fn with_roots(
+        connect_timeout: Duration,
+        proxies: Proxies,
+        roots: rustls::RootCertStore,
+    ) -> Self {
+        let http = Self::new(connect_timeout, proxies);
         let _ = http.inner.tls.set(tls_connector(roots));
         http
     }
@@ -294,7 +249,11 @@ impl Http {
         body: &serde_json::Value,
     ) -> Result<Response, ProviderError> {
         let target = Target::parse(url)?;
-        let request = encode(&target, headers, body)?;
+        let proxy = match target.origin.tls {
+            true => None,
+            false => self.inner.proxies.for_origin(&target.origin),
+        };
+        let request = encode(&target, headers, body, proxy)?;
         if let Some(io) = self.inner.take_idle(&target.origin) {
             match exchange(io, &request).await {
                 Ok(head) => return Ok(self.response(target.origin, head)),
@@ -326,10 +285,13 @@ impl Http {
 }
 
 /// The request, head and body, in one buffer.
+/// Through a proxy (plain `http://` targets only; `https://` ones tunnel), the request line
+/// carries the absolute URL and the proxy's credentials go along.
 fn encode(
     target: &Target,
     headers: &[(&str, &str)],
     body: &serde_json::Value,
+    proxy: Option<&Proxy>,
 ) -> Result<Vec<u8>, ProviderError> {
     let body = serde_json::to_vec(body)
         .map_err(|e| ProviderError::permanent(format!("invalid provider request: {e}")))?;
@@ -343,6 +305,10 @@ fn encode(
     }
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(b"POST ");
+    if proxy.is_some() {
+        out.extend_from_slice(b"http://");
+        out.extend_from_slice(target.authority.as_bytes());
+    }
     out.extend_from_slice(target.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let mut line = |k: &str, v: &str| {
@@ -359,6 +325,9 @@ fn encode(
     line("content-type", "application/json");
     line("accept", "text/event-stream, application/json");
     line("content-length", &body.len().to_string());
+    if let Some(auth) = proxy.and_then(|p| p.authorization.as_deref()) {
+        line("proxy-authorization", auth);
+    }
     for (k, v) in headers {
         line(k, v);
     }
@@ -373,14 +342,14 @@ enum Failure {
     Broken(ProviderError),
 }
 
-pub(super) struct Conn {
+struct Conn {
     io: Io,
     buf: BytesMut,
 }
 
 impl Conn {
     /// Read more into the buffer; `Ok(0)` at the end of the stream.
-    pub(super) async fn fill(&mut self) -> io::Result<usize> {
+    async fn fill(&mut self) -> io::Result<usize> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
             self.buf.reserve(READ_CHUNK);
         }

@@ -33,7 +33,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     pub fn from_settings(s: &ProviderSettings) -> Self {
-        let http = Http::new(Duration::from_secs(10));
+        let http = Http::new(Duration::from_secs(10), s.proxies.clone());
         let mut entries = BTreeMap::new();
         let mock = Mock {
             tokens_per_second: s.mock_tokens_per_second,

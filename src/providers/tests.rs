@@ -159,7 +159,7 @@ fn request(model: &str) -> ChatRequest {
 }
 
 fn http() -> http::Http {
-    http::Http::new(std::time::Duration::from_secs(2))
+    http::Http::new(std::time::Duration::from_secs(2), http::Proxies::default())
 }
 
 async fn collect(
