@@ -47,18 +47,54 @@ struct Origin {
     port: u16,
 }
 
+/// `Basic` credentials from URL userinfo (`%XX` escapes decoded: a password with `@` or
+/// `:` must be written so).
+fn basic(userinfo: &str) -> String {
+    use base64::Engine;
+    let b = userinfo.as_bytes();
+    let mut plain = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        let escaped = b[i] == b'%';
+        match (
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (Some(h), Some(l)) if escaped => {
+                plain.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            _ => {
+                plain.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(plain)
+    )
+}
+
 /// A parsed request target.
 struct Target {
     origin: Origin,
     /// `host` or `host:port`, for the `Host` header.
     authority: String,
     path: String,
+    /// `Basic …` from `user:password@` in the URL, as reqwest sent it.
+    authorization: Option<String>,
 }
 
 impl Target {
     fn parse(url: &str) -> Result<Self, ProviderError> {
-        let invalid =
-            |why: &str| ProviderError::permanent(format!("invalid provider URL {url}: {why}"));
+        let invalid = |why: &str| {
+            ProviderError::permanent(format!(
+                "invalid provider URL {}: {why}",
+                crate::config::redact_url(url)
+            ))
+        };
         let uri: http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
         let tls = match uri.scheme_str() {
             Some("https") => true,
@@ -66,9 +102,10 @@ impl Target {
             _ => return Err(invalid("the scheme must be http or https")),
         };
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-        if authority.as_str().contains('@') {
-            return Err(invalid("credentials in the URL are not supported"));
-        }
+        let (credentials, host_port) = match authority.as_str().rsplit_once('@') {
+            Some((credentials, host_port)) => (Some(credentials), host_port),
+            None => (None, authority.as_str()),
+        };
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -88,8 +125,9 @@ impl Target {
                 host: host.to_owned(),
                 port,
             },
-            authority: authority.as_str().to_owned(),
+            authority: host_port.to_owned(),
             path: path.to_owned(),
+            authorization: credentials.map(basic),
         })
     }
 }
@@ -327,6 +365,16 @@ fn encode(
     line("content-length", &body.len().to_string());
     if let Some(auth) = proxy.and_then(|p| p.authorization.as_deref()) {
         line("proxy-authorization", auth);
+    }
+    let has_authorization = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    if let Some(auth) = target
+        .authorization
+        .as_deref()
+        .filter(|_| !has_authorization)
+    {
+        line("authorization", auth);
     }
     for (k, v) in headers {
         line(k, v);

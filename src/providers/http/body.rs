@@ -4,7 +4,7 @@
 
 use super::{Conn, Inner, Origin};
 use crate::providers::ProviderError;
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::Stream;
 use http::HeaderMap;
 use std::sync::Arc;
@@ -47,17 +47,27 @@ pub(super) fn framing(status: u16, headers: &HeaderMap) -> Result<Framing, Provi
     if chunked {
         return Ok(Framing::Chunked(Chunk::Size));
     }
-    match headers.get(http::header::CONTENT_LENGTH) {
-        None => Ok(Framing::UntilClose),
-        Some(v) => v
+    // Digits only (no sign), and every Content-Length the same: anything else could frame
+    // the body differently from the server.
+    let mut length = None;
+    for v in headers.get_all(http::header::CONTENT_LENGTH) {
+        let n = v
             .to_str()
             .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Framing::Length)
-            .ok_or_else(|| {
-                ProviderError::permanent("provider answered with an invalid Content-Length")
-            }),
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u64>().ok());
+        match (n, length) {
+            (Some(n), None) => length = Some(n),
+            (Some(n), Some(seen)) if n == seen => {}
+            _ => {
+                return Err(ProviderError::permanent(
+                    "provider answered with an invalid Content-Length",
+                ))
+            }
+        }
     }
+    Ok(length.map_or(Framing::UntilClose, Framing::Length))
 }
 
 /// A response whose body has not been read yet.
@@ -137,79 +147,111 @@ impl Body {
     async fn step(&mut self) -> Option<Result<Bytes, ProviderError>> {
         let conn = self.conn.as_mut()?;
         loop {
-            match self.framing {
-                Framing::Length(0) => return None,
-                Framing::Length(left) | Framing::Chunked(Chunk::Data(left)) => {
-                    if conn.buf.is_empty() {
-                        match conn.fill().await {
-                            Ok(0) => {
-                                return Some(Err(cut(&"connection closed before the answer ended")))
-                            }
-                            Ok(_) => {}
-                            Err(e) => return Some(Err(cut(&e))),
-                        }
+            match parse_buffered(&mut self.framing, &mut conn.buf) {
+                Parsed::Piece(piece) => return Some(Ok(piece)),
+                Parsed::End => return None,
+                Parsed::Failed(e) => return Some(Err(e)),
+                Parsed::NeedMore => match conn.fill().await {
+                    Ok(0) if self.framing == Framing::UntilClose => return None,
+                    Ok(0) => return Some(Err(cut(&"connection closed before the answer ended"))),
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(cut(&e))),
+                },
+            }
+        }
+    }
+}
+
+impl Drop for Body {
+    /// A reader that stops at the last event (`[DONE]`, `message_stop`) leaves the body's
+    /// last bytes (the final chunk) unread. When they have already arrived, the body is
+    /// complete and the connection can carry the next request; otherwise it is closed.
+    fn drop(&mut self) {
+        if self.ended || !self.reusable {
+            return;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        loop {
+            match parse_buffered(&mut self.framing, &mut conn.buf) {
+                Parsed::Piece(_) => {}
+                Parsed::End => {
+                    self.ended = true;
+                    self.release();
+                    return;
+                }
+                Parsed::NeedMore | Parsed::Failed(_) => return,
+            }
+        }
+    }
+}
+
+/// What the read buffer holds towards the body.
+enum Parsed {
+    Piece(Bytes),
+    End,
+    NeedMore,
+    Failed(ProviderError),
+}
+
+/// Take the next piece of the body from `buf` (or its end), advancing `framing`; no I/O.
+fn parse_buffered(framing: &mut Framing, buf: &mut BytesMut) -> Parsed {
+    loop {
+        match *framing {
+            Framing::Length(0) => return Parsed::End,
+            Framing::Length(left) | Framing::Chunked(Chunk::Data(left)) => {
+                if buf.is_empty() {
+                    return Parsed::NeedMore;
+                }
+                let n = (buf.len() as u64).min(left);
+                // A copy, so the read buffer is not pinned by pieces still being parsed.
+                let piece = Bytes::copy_from_slice(&buf[..n as usize]);
+                buf.advance(n as usize);
+                let left = left - n;
+                *framing = match *framing {
+                    Framing::Length(_) => Framing::Length(left),
+                    _ if left == 0 => Framing::Chunked(Chunk::DataEnd),
+                    _ => Framing::Chunked(Chunk::Data(left)),
+                };
+                return Parsed::Piece(piece);
+            }
+            Framing::UntilClose if buf.is_empty() => return Parsed::NeedMore,
+            Framing::UntilClose => {
+                let piece = Bytes::copy_from_slice(buf);
+                buf.clear();
+                return Parsed::Piece(piece);
+            }
+            Framing::Chunked(state) => {
+                let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+                    if buf.len() > MAX_LINE {
+                        return Parsed::Failed(ProviderError::permanent(
+                            "provider answered with a malformed chunked body",
+                        ));
                     }
-                    let n = (conn.buf.len() as u64).min(left);
-                    // A copy, so the read buffer is not pinned by pieces still being parsed.
-                    let piece = Bytes::copy_from_slice(&conn.buf[..n as usize]);
-                    conn.buf.advance(n as usize);
-                    let left = left - n;
-                    self.framing = match self.framing {
-                        Framing::Length(_) => Framing::Length(left),
-                        _ if left == 0 => Framing::Chunked(Chunk::DataEnd),
-                        _ => Framing::Chunked(Chunk::Data(left)),
-                    };
-                    return Some(Ok(piece));
-                }
-                Framing::UntilClose => {
-                    if conn.buf.is_empty() {
-                        match conn.fill().await {
-                            Ok(0) => return None,
-                            Ok(_) => {}
-                            Err(e) => return Some(Err(cut(&e))),
+                    return Parsed::NeedMore;
+                };
+                let line = buf.split_to(end + 2);
+                let line = &line[..end];
+                *framing = match state {
+                    Chunk::DataEnd if line.is_empty() => Framing::Chunked(Chunk::Size),
+                    Chunk::Size => match chunk_size(line) {
+                        Some(0) => Framing::Chunked(Chunk::Trailers),
+                        Some(n) => Framing::Chunked(Chunk::Data(n)),
+                        None => {
+                            return Parsed::Failed(ProviderError::permanent(
+                                "provider answered with a malformed chunk size",
+                            ))
                         }
+                    },
+                    Chunk::Trailers if line.is_empty() => return Parsed::End,
+                    Chunk::Trailers => Framing::Chunked(Chunk::Trailers),
+                    Chunk::DataEnd | Chunk::Data(_) => {
+                        return Parsed::Failed(ProviderError::permanent(
+                            "provider answered with a malformed chunked body",
+                        ))
                     }
-                    let piece = Bytes::copy_from_slice(&conn.buf);
-                    conn.buf.clear();
-                    return Some(Ok(piece));
-                }
-                Framing::Chunked(state) => {
-                    let Some(end) = conn.buf.windows(2).position(|w| w == b"\r\n") else {
-                        if conn.buf.len() > MAX_LINE {
-                            return Some(Err(ProviderError::permanent(
-                                "provider answered with a malformed chunked body",
-                            )));
-                        }
-                        match conn.fill().await {
-                            Ok(0) => {
-                                return Some(Err(cut(&"connection closed before the answer ended")))
-                            }
-                            Ok(_) => continue,
-                            Err(e) => return Some(Err(cut(&e))),
-                        }
-                    };
-                    let line = conn.buf.split_to(end + 2);
-                    let line = &line[..end];
-                    self.framing = match state {
-                        Chunk::DataEnd if line.is_empty() => Framing::Chunked(Chunk::Size),
-                        Chunk::Size => match chunk_size(line) {
-                            Some(0) => Framing::Chunked(Chunk::Trailers),
-                            Some(n) => Framing::Chunked(Chunk::Data(n)),
-                            None => {
-                                return Some(Err(ProviderError::permanent(
-                                    "provider answered with a malformed chunk size",
-                                )))
-                            }
-                        },
-                        Chunk::Trailers if line.is_empty() => return None,
-                        Chunk::Trailers => Framing::Chunked(Chunk::Trailers),
-                        Chunk::DataEnd | Chunk::Data(_) => {
-                            return Some(Err(ProviderError::permanent(
-                                "provider answered with a malformed chunked body",
-                            )))
-                        }
-                    };
-                }
+                };
             }
         }
     }
@@ -219,7 +261,7 @@ impl Body {
 pub(super) fn chunk_size(line: &[u8]) -> Option<u64> {
     let hex = line.split(|b| *b == b';').next()?;
     let hex = std::str::from_utf8(hex).ok()?.trim();
-    if hex.is_empty() || hex.len() > 15 {
+    if hex.is_empty() || hex.len() > 15 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()

@@ -5,8 +5,9 @@
 //! with optional `user:password@`, sent as `Proxy-Authorization: Basic`).
 
 use super::Origin;
+use crate::config::redact_url;
 use crate::providers::ProviderError;
-use base64::Engine;
+use std::net::IpAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -27,8 +28,8 @@ pub(super) struct Proxy {
 pub struct Proxies {
     https: Option<Proxy>,
     http: Option<Proxy>,
-    /// Hosts (and their subdomains) reached directly; `*` means all.
-    no_proxy: Vec<String>,
+    /// Hosts (and their subdomains) and address ranges reached directly.
+    no_proxy: Vec<Bypass>,
 }
 
 impl std::fmt::Debug for Proxies {
@@ -57,7 +58,7 @@ impl Proxies {
             https: proxy(either("HTTPS_PROXY", "https_proxy"))?,
             http: proxy(either("HTTP_PROXY", "http_proxy"))?,
             no_proxy: either("NO_PROXY", "no_proxy")
-                .map(|(_, v)| v.split(',').filter_map(no_proxy_entry).collect())
+                .map(|(_, v)| v.split(',').filter_map(Bypass::parse).collect())
                 .unwrap_or_default(),
         })
     }
@@ -67,30 +68,73 @@ impl Proxies {
         let proxy = if origin.tls { &self.https } else { &self.http };
         let proxy = proxy.as_ref()?;
         let host = origin.host.to_ascii_lowercase();
-        let bypass = self.no_proxy.iter().any(|entry| {
-            entry == "*"
-                || host == *entry
-                || (host.ends_with(entry.as_str())
-                    && host[..host.len() - entry.len()].ends_with('.'))
-        });
+        let ip = host.parse::<IpAddr>().ok();
+        let bypass = self.no_proxy.iter().any(|b| b.matches(&host, ip));
         (!bypass).then_some(proxy)
     }
 }
 
-/// A `NO_PROXY` entry as a lower-case host: `*.example.com`, `.example.com` and
-/// `example.com:443` all become `example.com`.
-fn no_proxy_entry(raw: &str) -> Option<String> {
-    let e = raw.trim().to_ascii_lowercase();
-    if e == "*" {
-        return Some(e);
+/// One `NO_PROXY` entry.
+#[derive(Debug, Clone, PartialEq)]
+enum Bypass {
+    All,
+    /// A host name and its subdomains (lower case).
+    Domain(String),
+    /// An address or a range (`10.0.0.0/8`, `::1`).
+    Net(IpAddr, u8),
+}
+
+impl Bypass {
+    /// `*`, `10.0.0.0/8`, `[::1]`, `127.0.0.1:8080`, `*.example.com`, `.example.com`,
+    /// `example.com:443`; ports are ignored.
+    fn parse(raw: &str) -> Option<Self> {
+        let e = raw.trim().to_ascii_lowercase();
+        if e == "*" {
+            return Some(Self::All);
+        }
+        if let Some((ip, bits)) = e.split_once('/') {
+            let ip: IpAddr = ip.trim_matches(|c| c == '[' || c == ']').parse().ok()?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits: u8 = bits.parse().ok().filter(|b| *b <= max)?;
+            return Some(Self::Net(ip, bits));
+        }
+        let host = match e.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None if e.matches(':').count() == 1 => e.split(':').next().unwrap_or_default(),
+            None => e.as_str(),
+        };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Some(Self::Net(ip, if ip.is_ipv4() { 32 } else { 128 }));
+        }
+        let domain = host.trim_start_matches("*.").trim_start_matches('.');
+        (!domain.is_empty()).then(|| Self::Domain(domain.to_owned()))
     }
-    let e = e.trim_start_matches("*.").trim_start_matches('.');
-    let e = match e.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None if e.matches(':').count() == 1 => e.split(':').next().unwrap_or_default(),
-        None => e,
-    };
-    (!e.is_empty()).then(|| e.to_owned())
+
+    fn matches(&self, host: &str, ip: Option<IpAddr>) -> bool {
+        match (self, ip) {
+            (Self::All, _) => true,
+            (Self::Net(net, bits), Some(ip)) => in_net(ip, *net, *bits),
+            (Self::Domain(d), None) => {
+                host == d
+                    || (host.ends_with(d.as_str()) && host[..host.len() - d.len()].ends_with('.'))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
 }
 
 fn parse(var: &str, url: &str) -> Result<Proxy, String> {
@@ -101,7 +145,7 @@ fn parse(var: &str, url: &str) -> Result<Proxy, String> {
     };
     let uri: http::Uri = with_scheme
         .parse()
-        .map_err(|_| format!("{var} is not a proxy URL: {url:?}"))?;
+        .map_err(|_| format!("{var} is not a proxy URL: {}", redact_url(&with_scheme)))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!(
             "{var}: only http:// proxies are supported, not {}://",
@@ -110,51 +154,23 @@ fn parse(var: &str, url: &str) -> Result<Proxy, String> {
     }
     let authority = uri
         .authority()
-        .ok_or_else(|| format!("{var} has no host: {url:?}"))?;
+        .ok_or_else(|| format!("{var} has no host: {}", redact_url(&with_scheme)))?;
     let host = authority
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
     if host.is_empty() {
-        return Err(format!("{var} has no host: {url:?}"));
+        return Err(format!("{var} has no host: {}", redact_url(&with_scheme)));
     }
-    let authorization = authority.as_str().rsplit_once('@').map(|(credentials, _)| {
-        let plain = percent_decode(credentials);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(plain)
-        )
-    });
+    let authorization = authority
+        .as_str()
+        .rsplit_once('@')
+        .map(|(credentials, _)| super::basic(credentials));
     Ok(Proxy {
         host: host.to_owned(),
         port: authority.port_u16().unwrap_or(80),
         authorization,
     })
-}
-
-/// `%XX` escapes in proxy credentials (a password with `@` or `:` must be written so).
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Ask `proxy` (on `tcp`) for a tunnel to `origin`; the stream is the tunnel after this.
@@ -232,12 +248,18 @@ mod tests {
         let p = Proxies::from_vars(&vars(&[
             ("HTTPS_PROXY", "http://us%40r:p%3Ass@proxy.internal:3128"),
             ("http_proxy", "plain.internal:8080"),
-            ("NO_PROXY", "localhost, .corp.example,*.lan:443,[::1]"),
+            (
+                "NO_PROXY",
+                "localhost, .corp.example,*.lan:443,[::1],10.0.0.0/8,192.168.1.7:80",
+            ),
         ]))
         .unwrap();
         let https = p.for_origin(&origin(true, "api.openai.com")).unwrap();
         assert_eq!((https.host.as_str(), https.port), ("proxy.internal", 3128));
-        let expected = base64::engine::general_purpose::STANDARD.encode("us@r:p:ss");
+        let expected = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode("us@r:p:ss")
+        };
         assert_eq!(
             https.authorization.as_deref(),
             Some(&*format!("Basic {expected}"))
@@ -256,7 +278,14 @@ mod tests {
         ] {
             assert!(p.for_origin(&origin(true, direct)).is_none(), "{direct}");
         }
-        for proxied in ["notcorp.example", "lan.com", "localhost.evil"] {
+        for proxied in [
+            "notcorp.example",
+            "lan.com",
+            "localhost.evil",
+            "11.0.0.1",
+            "192.168.1.8",
+            "::2",
+        ] {
             assert!(p.for_origin(&origin(true, proxied)).is_some(), "{proxied}");
         }
         assert!(

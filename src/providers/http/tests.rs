@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 
 struct Answer {
     bytes: Vec<u8>,
+    /// Written this many bytes at a time.
+    piece: usize,
     /// Close the connection after writing it.
     close: bool,
 }
@@ -18,7 +20,16 @@ struct Answer {
 fn answer(bytes: &str, close: bool) -> Answer {
     Answer {
         bytes: bytes.as_bytes().to_vec(),
+        piece: 3,
         close,
+    }
+}
+
+/// An answer written in one go.
+fn whole(bytes: &str) -> Answer {
+    Answer {
+        piece: usize::MAX,
+        ..answer(bytes, false)
     }
 }
 
@@ -59,7 +70,7 @@ async fn server(answers: Vec<Answer>) -> (String, Arc<AtomicUsize>) {
                     let Some(a) = queue.lock().unwrap().pop_front() else {
                         return;
                     };
-                    for piece in a.bytes.chunks(3) {
+                    for piece in a.bytes.chunks(a.piece) {
                         if s.write_all(piece).await.is_err() {
                             return;
                         }
@@ -165,8 +176,9 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
 #[tokio::test]
 async fn a_body_dropped_early_closes_its_connection() {
     let (url, accepted) = server(vec![
+        // Ten of the thirty bytes, then nothing: the rest is never there to read.
         answer(
-            "HTTP/1.1 200 OK\r\ncontent-length: 30\r\n\r\n0123456789abcdefghij0123456789",
+            "HTTP/1.1 200 OK\r\ncontent-length: 30\r\n\r\n0123456789",
             false,
         ),
         answer("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nc", false),
@@ -214,6 +226,11 @@ async fn malformed_answers_are_permanent_errors() {
             true,
         ),
         answer("HTTP/1.1 200 OK\r\ncontent-length: lots\r\n\r\n", true),
+        answer("HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok", true),
+        answer(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+            true,
+        ),
     ])
     .await;
     let http = client();
@@ -223,19 +240,17 @@ async fn malformed_answers_are_permanent_errors() {
         let e = body(post(&http, &url).await.unwrap()).await.unwrap_err();
         assert_eq!(e.retry, Retry::Permanent, "{e}");
     }
-    let e = post(&http, &url).await.err().unwrap();
-    assert_eq!(e.retry, Retry::Permanent, "{e}");
+    for _ in 0..3 {
+        let e = post(&http, &url).await.err().unwrap();
+        assert_eq!(e.retry, Retry::Permanent, "{e}");
+    }
 }
 
 #[tokio::test]
 async fn bad_targets_and_headers_are_refused_before_connecting() {
     let (url, accepted) = server(vec![]).await;
     let http = client();
-    for bad in [
-        "ftp://example.com/",
-        "not a url",
-        "http://user:pw@example.com/",
-    ] {
+    for bad in ["ftp://example.com/", "not a url"] {
         let e = post(&http, bad).await.err().unwrap();
         assert_eq!(e.retry, Retry::Permanent, "{bad}: {e}");
     }
@@ -266,7 +281,7 @@ fn chunk_sizes() {
     assert_eq!(body::chunk_size(b"1a"), Some(26));
     assert_eq!(body::chunk_size(b"A;name=value"), Some(10));
     assert_eq!(body::chunk_size(b" 0 "), Some(0));
-    for bad in [&b""[..], b"g", b"-1", b"1234567890abcdef0"] {
+    for bad in [&b""[..], b"g", b"-1", b"+a", b"1234567890abcdef0"] {
         assert_eq!(body::chunk_size(bad), None, "{bad:?}");
     }
 }
@@ -330,7 +345,7 @@ async fn https_verifies_the_server_and_streams_over_tls() {
 }
 
 /// A forward proxy: `CONNECT` tunnels (checking the credentials when `auth` is set), and
-/// for plain requests an answer naming the request line it got. Returns its port and the
+/// for plain requests an answer that is the request head it got. Returns its port and the
 /// request heads it saw.
 async fn forward_proxy(auth: Option<&'static str>) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -374,8 +389,8 @@ async fn forward_proxy(auth: Option<&'static str>) -> (u16, Arc<Mutex<Vec<String
                     let _ = tokio::io::copy_bidirectional(&mut s, &mut upstream).await;
                 } else {
                     let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{first}",
-                        first.len()
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+                        head.len()
                     );
                     let _ = s.write_all(answer.as_bytes()).await;
                 }
@@ -409,9 +424,10 @@ async fn proxies_tunnel_https_and_forward_http_with_credentials() {
     let r = post(&http, "http://provider.example:8000/v1/chat")
         .await
         .unwrap();
-    assert_eq!(
-        r.text().await,
-        "POST http://provider.example:8000/v1/chat HTTP/1.1"
+    let head = r.text().await;
+    assert!(
+        head.starts_with("POST http://provider.example:8000/v1/chat HTTP/1.1\r\n"),
+        "{head}"
     );
     let heads = seen.lock().unwrap().clone();
     assert!(
@@ -464,4 +480,65 @@ async fn a_request_the_server_read_is_never_sent_again() {
     let e = post(&http, &url).await.err().unwrap();
     assert_eq!(e.retry, Retry::Retryable, "{e}");
     assert_eq!(requests.load(Ordering::SeqCst), 2, "sent once, not retried");
+}
+
+#[tokio::test]
+async fn credentials_in_a_provider_url_become_basic_auth_and_stay_out_of_errors() {
+    // The forward proxy's plain path answers with the request head it got.
+    let (port, _) = forward_proxy(None).await;
+    let http = client();
+    let url = format!("http://gw%40user:p%3Ass@127.0.0.1:{port}/v1/chat");
+    let head = post(&http, &url).await.unwrap().text().await;
+    let expected = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode("gw@user:p:ss")
+    };
+    assert!(
+        head.contains(&format!("authorization: Basic {expected}\r\n")),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("host: 127.0.0.1:{port}\r\n")),
+        "{head}"
+    );
+    // An explicit Authorization (an API key) wins over the URL's.
+    let head = http
+        .post_json(&url, &[("authorization", "Bearer sk-x")], &json!({}))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    assert!(
+        head.contains("authorization: Bearer sk-x") && !head.contains("Basic"),
+        "{head}"
+    );
+
+    let e = post(&http, "ftp://user:hunter2@example.com/")
+        .await
+        .err()
+        .unwrap();
+    assert!(!e.message.contains("hunter2"), "{e}");
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_at_the_last_event_leaves_the_connection_reusable() {
+    let (url, accepted) = server(vec![
+        whole("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        answer("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nd", false),
+    ])
+    .await;
+    let http = client();
+    let response = post(&http, &url).await.unwrap();
+    // Let the whole answer arrive before the body is read.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut s = Box::pin(response.bytes_stream());
+    assert_eq!(s.next().await.unwrap().unwrap(), "hello");
+    drop(s);
+    assert_eq!(
+        http.idle_connections(),
+        1,
+        "the final chunk was already read"
+    );
+    assert_eq!(body(post(&http, &url).await.unwrap()).await.unwrap(), "d");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
