@@ -10,6 +10,7 @@ use promptlab_migrations::MigratorTrait;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use std::time::Duration;
 
+pub mod group_commit;
 pub mod label_events;
 pub mod labels;
 pub mod memberships;

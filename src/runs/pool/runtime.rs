@@ -23,6 +23,8 @@ pub struct Runtime {
     /// Set while this process's workers take runs: the way a new run goes straight to a
     /// worker, without waiting for the dispatcher to find it in the queue.
     pub(super) handoff: Mutex<Option<Handoff>>,
+    /// The run path's writes (a run's row, its final state), committed in groups on SQLite.
+    pub(crate) commits: crate::store::group_commit::GroupCommit,
 }
 
 /// The limits the dispatcher works within, and its inbox of runs claimed at start.
@@ -58,6 +60,7 @@ impl Default for Runtime {
             names: Mutex::new(HashMap::new()),
             versions: Mutex::default(),
             handoff: Mutex::new(None),
+            commits: Default::default(),
         }
     }
 }

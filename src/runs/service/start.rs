@@ -12,7 +12,8 @@ use crate::store::{db_error, is_unique_violation, prompts, runs};
 use crate::versions::{Message, VersionContent};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryTrait,
 };
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -144,7 +145,7 @@ pub async fn start(
     // this entry instead of starting another.
     let bus = &runtime.bus;
     let live = bus.open(id, who.user.id, RunStatus::Queued, 0);
-    match runs::ActiveModel::from(model).insert(db).await {
+    match insert_run(engine, model).await {
         Ok(m) => {
             live.emit(EventKind::Queued);
             bus.publish_user(who.user.id, summary(&m, &prompt.name));
@@ -180,6 +181,26 @@ pub async fn start(
             bus.close(id);
             Err(db_error("insert run")(e))
         }
+    }
+}
+
+/// Insert a run's row through the group commit (see `store::group_commit`): under load,
+/// many starts share one transaction. The row comes back as stored.
+async fn insert_run(
+    engine: &Engine,
+    model: runs::Model,
+) -> std::result::Result<runs::Model, DbErr> {
+    let db = engine.db();
+    let mut query = runs::Entity::insert(runs::ActiveModel::from(model)).into_query();
+    query.returning_all();
+    let rows = engine
+        .runtime()
+        .commits
+        .query_all(db, db.get_database_backend().build(&query))
+        .await?;
+    match rows.first() {
+        Some(row) => runs::Model::from_query_result(row, ""),
+        None => Err(DbErr::RecordNotInserted),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::runs::{EventKind, RunStatus};
 use crate::store::runs;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -109,9 +109,22 @@ pub(super) async fn finish(
             Expr::value(RunStatus::Canceled.as_str()),
         ),
     };
-    let stored = match update.exec_with_returning(engine.db()).await {
-        Ok(mut rows) if !rows.is_empty() => rows.remove(0),
-        Ok(_) => {
+    // Through the group commit: under load, many runs' final states share one transaction.
+    let db = engine.db();
+    let mut query = update.into_query();
+    query.returning_all();
+    let written = runtime
+        .commits
+        .query_all(db, db.get_database_backend().build(&query))
+        .await
+        .and_then(|rows| {
+            rows.first()
+                .map(|row| runs::Model::from_query_result(row, ""))
+                .transpose()
+        });
+    let stored = match written {
+        Ok(Some(row)) => row,
+        Ok(None) => {
             tracing::warn!(run = %m.id, "run was taken over before it finished here; dropping this result");
             runtime.bus.close_if_same(m.id, live);
             return;
