@@ -11,7 +11,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 cargo leptos build --release
-cargo build --release --locked -p promptlab-fake-provider -p promptlab-bench
+# With the flag cargo-leptos gives release builds (always-erase-components in Cargo.toml),
+# so the dependencies these share with the server are not built a second time.
+RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p promptlab-fake-provider -p promptlab-bench
 # 10,000 streams in flight need file descriptors on both ends.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
