@@ -275,7 +275,7 @@ mod tests {
             let (gc, db) = (gc.clone(), db.clone());
             tokio::spawn(async move { gc.query_all(&db, insert("gone", 1)).await })
         };
-        while gc.queue.lock().unwrap().len() < 1 {
+        while gc.queue.lock().unwrap().is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let second = {
@@ -294,7 +294,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         drop(held);
-        while gc.queue.lock().unwrap().len() > 0 {
+        while !gc.queue.lock().unwrap().is_empty() {
             tokio::task::yield_now().await;
         }
         first.abort();
