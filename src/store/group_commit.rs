@@ -19,8 +19,8 @@
 //! whole transaction) statements are simply executed one by one.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, QueryResult,
+    Statement, StatementBuilder, TransactionTrait,
 };
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -41,8 +41,22 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Execute `stmt` (typically with `RETURNING`) and return its rows, committed.
-    pub async fn query_all(
+    /// Execute `query` (a write with `RETURNING`) and return its first row, committed.
+    pub async fn returning_one<M: FromQueryResult>(
+        &self,
+        db: &DatabaseConnection,
+        query: &impl StatementBuilder,
+    ) -> Result<Option<M>, DbErr> {
+        let rows = self
+            .query_all(db, query.build(&db.get_database_backend()))
+            .await?;
+        rows.first()
+            .map(|row| M::from_query_result(row, ""))
+            .transpose()
+    }
+
+    /// Execute `stmt` and return its rows, committed.
+    async fn query_all(
         &self,
         db: &DatabaseConnection,
         stmt: Statement,
@@ -85,6 +99,11 @@ impl GroupCommit {
                 drop(turn);
             })
             .await;
+            // Its own statement was most likely in that batch: done, without queueing
+            // for the turn again behind the next batch.
+            if let Ok(result) = rx.try_recv() {
+                return result;
+            }
         }
     }
 }

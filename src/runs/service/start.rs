@@ -12,8 +12,8 @@ use crate::store::{db_error, is_unique_violation, prompts, runs};
 use crate::versions::{Message, VersionContent};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QueryTrait,
 };
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -190,18 +190,13 @@ async fn insert_run(
     engine: &Engine,
     model: runs::Model,
 ) -> std::result::Result<runs::Model, DbErr> {
-    let db = engine.db();
     let mut query = runs::Entity::insert(runs::ActiveModel::from(model)).into_query();
     query.returning_all();
-    let rows = engine
-        .runtime()
-        .commits
-        .query_all(db, db.get_database_backend().build(&query))
-        .await?;
-    match rows.first() {
-        Some(row) => runs::Model::from_query_result(row, ""),
-        None => Err(DbErr::RecordNotInserted),
-    }
+    let commits = &engine.runtime().commits;
+    commits
+        .returning_one(engine.db(), &query)
+        .await?
+        .ok_or(DbErr::RecordNotInserted)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {

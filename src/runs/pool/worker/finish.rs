@@ -10,7 +10,7 @@ use crate::runs::{EventKind, RunStatus};
 use crate::store::runs;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -110,18 +110,9 @@ pub(super) async fn finish(
         ),
     };
     // Through the group commit: under load, many runs' final states share one transaction.
-    let db = engine.db();
     let mut query = update.into_query();
     query.returning_all();
-    let written = runtime
-        .commits
-        .query_all(db, db.get_database_backend().build(&query))
-        .await
-        .and_then(|rows| {
-            rows.first()
-                .map(|row| runs::Model::from_query_result(row, ""))
-                .transpose()
-        });
+    let written = runtime.commits.returning_one(engine.db(), &query).await;
     let stored = match written {
         Ok(Some(row)) => row,
         Ok(None) => {
