@@ -13,9 +13,12 @@
 //! door: `worker` (executing one run) and `lease` (heartbeat, reaper, flusher, release).
 
 mod lease;
+mod opening;
 mod runtime;
 mod worker;
 
+pub(crate) use opening::chat_request;
+use opening::Opening;
 pub use runtime::Runtime;
 use runtime::{Claimed, Handoff};
 
@@ -142,12 +145,13 @@ fn spawn_worker(
     executing: &Arc<Executing>,
     m: runs::Model,
     permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    opening: Option<Opening>,
 ) {
     let engine = engine.clone();
     let executing = executing.clone();
     set.spawn(async move {
         let id = m.id;
-        let run = AssertUnwindSafe(execute(&engine, m, &executing)).catch_unwind();
+        let run = AssertUnwindSafe(execute(&engine, m, opening, &executing)).catch_unwind();
         if run.await.is_err() {
             tracing::error!(run = %id, "run worker panicked");
             fail_after_panic(&engine, id, &executing).await;
@@ -178,7 +182,7 @@ async fn dispatch(
     loop {
         while set.try_join_next().is_some() {}
         while let Ok(c) = claimed_at_start.try_recv() {
-            spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
+            spawn_worker(&mut set, &engine, &executing, c.run, c.permits, c.opening);
         }
         if *stop.borrow() {
             break;
@@ -213,7 +217,7 @@ async fn dispatch(
                             tracing::error!(run = %m.id, "no permit for a claimed run");
                             continue;
                         };
-                        spawn_worker(&mut set, &engine, &executing, m, held);
+                        spawn_worker(&mut set, &engine, &executing, m, held, None);
                     }
                 }
                 Err(e) => {
@@ -229,7 +233,7 @@ async fn dispatch(
         }
         tokio::select! {
             Some(c) = claimed_at_start.recv() => {
-                spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
+                spawn_worker(&mut set, &engine, &executing, c.run, c.permits, c.opening);
             }
             _ = runtime.wake.notified() => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -243,7 +247,7 @@ async fn dispatch(
     }
     claimed_at_start.close();
     while let Some(c) = claimed_at_start.recv().await {
-        spawn_worker(&mut set, &engine, &executing, c.run, c.permits);
+        spawn_worker(&mut set, &engine, &executing, c.run, c.permits, c.opening);
     }
     let in_flight = set.len();
     if in_flight > 0 {

@@ -2,7 +2,9 @@
 //! name, the way a new run goes straight to a worker when there is room, and the caches
 //! runs read through (prompt names, saved versions).
 
+use super::opening::Opening;
 use crate::engine::Engine;
+use crate::providers::{ChatRequest, Provider};
 use crate::store::runs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,16 +41,27 @@ pub(super) struct Handoff {
 }
 
 /// Room for one more run of a provider, held from the start of a run until its worker
-/// ends: the global and the provider's permit.
+/// ends: the global and the provider's permit, and the run's provider request if it was
+/// opened early (see `opening`).
 pub(crate) struct Reservation {
     permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
     inbox: mpsc::UnboundedSender<Claimed>,
+    opening: Option<Opening>,
+}
+
+impl Reservation {
+    /// Send the run's provider request now, while its row is being written; the worker
+    /// reads the answer. Dropping the reservation (the insert failed) drops the request.
+    pub(crate) fn open_early(&mut self, client: Arc<dyn Provider>, request: ChatRequest) {
+        self.opening = Some(Opening::begin(client, request));
+    }
 }
 
 /// A run inserted as already claimed by this process, on its way to a worker.
 pub(super) struct Claimed {
     pub(super) run: runs::Model,
     pub(super) permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    pub(super) opening: Option<Opening>,
 }
 
 impl Default for Runtime {
@@ -91,6 +104,7 @@ impl Runtime {
         Some(Reservation {
             permits: (global, provider),
             inbox: handoff.inbox.clone(),
+            opening: None,
         })
     }
 
@@ -101,6 +115,7 @@ impl Runtime {
         let claimed = Claimed {
             run,
             permits: reservation.permits,
+            opening: reservation.opening,
         };
         if reservation.inbox.send(claimed).is_err() {
             // The pool stopped in between: the lease runs out and the reaper re-queues it.

@@ -6,10 +6,10 @@
 
 mod finish;
 
-use super::Executing;
+use super::{chat_request, Executing, Opening};
 use crate::config::RunSettings;
 use crate::engine::Engine;
-use crate::providers::{ChatRequest, Delta, Provider, ProviderError, Retry, Usage};
+use crate::providers::{ChatRequest, Delta, DeltaStream, Provider, ProviderError, Retry, Usage};
 use crate::runs::bus::Live;
 use crate::runs::service::summary;
 use crate::runs::{codes, EventKind, RunParams, RunStatus};
@@ -80,21 +80,36 @@ fn timeout(what: &str, limit: Duration, elapsed: Duration) -> Failure {
     }
 }
 
-/// Stream one attempt into the live entry.
+/// The provider's answer: to the request opened at the run's start, if it was, else to
+/// `request` sent now.
+async fn open(
+    client: &dyn Provider,
+    request: ChatRequest,
+    opened: Option<Opening>,
+) -> Result<DeltaStream, ProviderError> {
+    match opened {
+        Some(o) => o.response().await,
+        None => client.stream(request).await,
+    }
+}
+
+/// Stream one attempt into the live entry. Its deadlines count from when its request was
+/// sent: now, or at the run's start when it was opened early.
 async fn attempt(
     client: &dyn Provider,
     request: ChatRequest,
+    opened: Option<Opening>,
     live: &Live,
     settings: &RunSettings,
     cancel: &mut watch::Receiver<bool>,
 ) -> Outcome {
-    let t0 = Instant::now();
+    let t0 = opened.as_ref().map_or_else(Instant::now, Opening::since);
     let total_deadline = t0 + settings.total_timeout;
     let first_deadline = (t0 + settings.first_byte_timeout).min(total_deadline);
     let mut stream = tokio::select! {
         biased;
         _ = cancel.wait_for(|c| *c) => return Outcome::Canceled,
-        r = tokio::time::timeout_at(first_deadline, client.stream(request)) => match r {
+        r = tokio::time::timeout_at(first_deadline, open(client, request, opened)) => match r {
             Err(_) => return Outcome::Failed(timeout("no response", settings.first_byte_timeout, t0.elapsed())),
             Ok(Err(e)) => return Outcome::Failed(classify(e, t0.elapsed())),
             Ok(Ok(s)) => s,
@@ -146,8 +161,14 @@ async fn attempt(
     Outcome::Done(done)
 }
 
-/// Execute one claimed run to its end (or until it is handed back).
-pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executing) {
+/// Execute one claimed run to its end (or until it is handed back). `opening` is its
+/// provider request if the start sent it already; the first attempt reads its answer.
+pub(super) async fn execute(
+    engine: &Engine,
+    m: runs::Model,
+    mut opening: Option<Opening>,
+    executing: &Executing,
+) {
     let runtime = engine.runtime();
     let settings = &engine.config().runs;
     let live = runtime
@@ -170,7 +191,17 @@ pub(super) async fn execute(engine: &Engine, m: runs::Model, executing: &Executi
         Ok((client, request)) => {
             let mut cancel = live.canceled();
             loop {
-                match attempt(&*client, request.clone(), &live, settings, &mut cancel).await {
+                let opened = opening.take();
+                match attempt(
+                    &*client,
+                    request.clone(),
+                    opened,
+                    &live,
+                    settings,
+                    &mut cancel,
+                )
+                .await
+                {
                     Outcome::Done(d) => break End::Succeeded(d),
                     Outcome::Canceled => break End::Canceled,
                     Outcome::Failed(f) if f.retryable && attempt_no < settings.max_attempts => {
@@ -234,17 +265,7 @@ fn request_for(
         })?;
     let messages: Vec<Message> = serde_json::from_str(&m.messages).unwrap_or_default();
     let params: RunParams = serde_json::from_str(&m.params).unwrap_or_default();
-    Ok((
-        client,
-        ChatRequest {
-            model: m.model.clone(),
-            messages,
-            temperature: params.temperature,
-            top_p: params.top_p,
-            max_tokens: params.max_tokens,
-            stop: params.stop,
-        },
-    ))
+    Ok((client, chat_request(m.model.clone(), messages, params)))
 }
 
 /// Record the start of another attempt; false if this process no longer holds the run.

@@ -7,16 +7,16 @@ use crate::accounts::service::Identity;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::projects::Action;
+use crate::runs::pool::chat_request;
 use crate::runs::{run_key, EventKind, RunParams, RunStatus, StartRun, Started};
 use crate::store::{db_error, is_unique_violation, prompts, runs};
 use crate::versions::{Message, VersionContent};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QueryTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QueryTrait,
 };
 use serde_json::{Map, Value};
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Variable values with the schema's defaults filled in: what the templates will see.
@@ -54,7 +54,7 @@ pub async fn start(
         .ok_or_else(|| Error::not_found(format!("version {number} not found")))?;
     let content = &version.content;
     let resolved = req.resolve(&content.params)?;
-    engine
+    let client = engine
         .providers()
         .get(&resolved.provider, &resolved.model)?;
     let messages =
@@ -74,8 +74,12 @@ pub async fn start(
         }
     }
     let settings = &engine.config().runs;
-    if !req.bypass_cache && !settings.cache_ttl.is_zero() {
-        if let Some(hit) = cache_hit(db, prompt.project_id, &key, settings.cache_ttl).await? {
+    let cache_since = (!req.bypass_cache && !settings.cache_ttl.is_zero()).then(|| {
+        Utc::now()
+            - chrono::Duration::from_std(settings.cache_ttl).unwrap_or(chrono::Duration::hours(1))
+    });
+    match same_key(db, prompt.project_id, &key, cache_since).await? {
+        Some(hit) if hit.status == RunStatus::Succeeded.as_str() => {
             return record_cached(
                 engine,
                 who,
@@ -89,14 +93,32 @@ pub async fn start(
             )
             .await;
         }
+        Some(running) => {
+            return Ok(Started {
+                run: full(running, &prompt.name),
+                created: false,
+            })
+        }
+        None => {}
     }
-    // An identical run already queued or running is found by the insert below: the
+    // An identical run started since the lookup is found by the insert below: the
     // partial unique index refuses a second one, and the winner is returned.
 
     // With room in the pool the run is inserted as claimed by this process and goes
-    // straight to a worker; otherwise it waits in the queue for the dispatcher.
+    // straight to a worker, its provider request sent while the row is written (see
+    // `pool::opening`); otherwise it waits in the queue for the dispatcher.
     let runtime = engine.runtime();
-    let reservation = runtime.reserve(&resolved.provider).await;
+    let mut reservation = runtime.reserve(&resolved.provider).await;
+    if let Some(r) = reservation.as_mut() {
+        r.open_early(
+            client,
+            chat_request(
+                resolved.model.clone(),
+                messages.clone(),
+                resolved.params.clone(),
+            ),
+        );
+    }
     let now = Utc::now();
     let claimed = reservation.is_some();
     let lease_until = claimed.then(|| {
@@ -159,6 +181,8 @@ pub async fn start(
             })
         }
         Err(e) if is_unique_violation(&e) => {
+            // The provider request opened early goes unread.
+            drop(reservation);
             bus.close(id);
             // Lost a race to an identical start (same key in flight, or same
             // Idempotency-Key): answer with the winner.
@@ -178,6 +202,7 @@ pub async fn start(
             }
         }
         Err(e) => {
+            drop(reservation);
             bus.close(id);
             Err(db_error("insert run")(e))
         }
@@ -245,22 +270,33 @@ async fn in_flight(
         .map_err(db_error("in-flight run"))
 }
 
-async fn cache_hit(
+/// The run a start with this key answers with instead of calling the provider: a
+/// success since `cache_since` (when the cache applies), else an identical run queued or
+/// running. Status order picks the success first ('succeeded' > 'running' > 'queued').
+async fn same_key(
     db: &DatabaseConnection,
     project: Uuid,
     key: &str,
-    ttl: Duration,
+    cache_since: Option<DateTime<Utc>>,
 ) -> Result<Option<runs::Model>> {
-    let since = Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+    let mut wanted = Condition::any()
+        .add(runs::Column::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]));
+    if let Some(since) = cache_since {
+        wanted = wanted.add(
+            Condition::all()
+                .add(runs::Column::Status.eq(RunStatus::Succeeded.as_str()))
+                .add(runs::Column::FinishedAt.gte(since)),
+        );
+    }
     runs::Entity::find()
         .filter(runs::Column::RunKey.eq(key))
-        .filter(runs::Column::Status.eq(RunStatus::Succeeded.as_str()))
-        .filter(runs::Column::FinishedAt.gte(since))
         .filter(runs::Column::ProjectId.eq(project))
+        .filter(wanted)
+        .order_by_desc(runs::Column::Status)
         .order_by_desc(runs::Column::FinishedAt)
         .one(db)
         .await
-        .map_err(db_error("run cache"))
+        .map_err(db_error("runs with the same key"))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -178,3 +178,72 @@ async fn starts_run_the_version_asked_for(app: &TestApp) {
     }
 }
 with_fake_provider!(version_cache, starts_run_the_version_asked_for);
+
+/// A started run's provider request is sent while its row is written, and read by its
+/// worker: exactly one request per run. An identical start while the first is in flight
+/// (cache on or off) answers with the first run and sends the provider nothing.
+async fn one_provider_request_per_run(backend: Backend) {
+    let fake = promptlab_fake_provider::spawn().await;
+    let compat = format!("{fake}/v1");
+    let app = app(backend, &[("OPENAI_COMPAT_BASE_URL", &compat)]).await;
+    let r = Runs::new(&app, "once@example.com").await;
+    let pid = r
+        .prompt("once", "openai_compat", "ok:tokens=10,delay=30")
+        .await;
+    let body = json!({ "prompt_id": pid, "variables": { "topic": "once" } });
+    let (created, first) = r.start(body.clone()).await;
+    assert_eq!(created, 201);
+    assert_eq!(
+        first["status"], "running",
+        "room in the pool: straight to a worker"
+    );
+    let (again, same) = r.start(body.clone()).await;
+    let mut bypass = body.clone();
+    bypass["bypass_cache"] = json!(true);
+    let (again_bypass, same_bypass) = r.start(bypass).await;
+    assert_eq!((again, again_bypass), (200, 200));
+    assert_eq!(same["id"], first["id"]);
+    assert_eq!(same_bypass["id"], first["id"]);
+    let done = r.wait(first["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(
+        done["output"].as_str().unwrap().split_whitespace().count(),
+        10
+    );
+
+    // Five more runs with different variables: one request each.
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (_, run) = r
+            .start(json!({ "prompt_id": pid, "variables": { "topic": format!("more {n}") } }))
+            .await;
+        ids.push(run["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(r.wait(id).await["status"], "succeeded");
+    }
+    let counts: serde_json::Value = reqwest::get(format!("{fake}/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let counts = counts.as_object().unwrap();
+    assert_eq!(counts.len(), 6, "one key per distinct run: {counts:?}");
+    assert!(
+        counts.values().all(|n| n == 1),
+        "one provider request per run: {counts:?}"
+    );
+    drop(r);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_per_run_sqlite() {
+    one_provider_request_per_run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_per_run_postgres() {
+    one_provider_request_per_run(Backend::Postgres).await;
+}
