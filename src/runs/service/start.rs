@@ -167,7 +167,10 @@ pub async fn start(
     // this entry instead of starting another.
     let bus = &runtime.bus;
     let live = bus.open(id, who.user.id, RunStatus::Queued, 0);
-    match insert_run(engine, model).await {
+    let writing = std::time::Instant::now();
+    let inserted = insert_run(engine, model).await;
+    tracing::debug!(target: "promptlab::timing", run = %id, write_us = writing.elapsed().as_micros() as u64, "run inserted");
+    match inserted {
         Ok(m) => {
             live.emit(EventKind::Queued);
             bus.publish_user(who.user.id, summary(&m, &prompt.name));

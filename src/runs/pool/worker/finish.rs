@@ -112,7 +112,9 @@ pub(super) async fn finish(
     // Through the group commit: under load, many runs' final states share one transaction.
     let mut query = update.into_query();
     query.returning_all();
+    let writing = std::time::Instant::now();
     let written = runtime.commits.returning_one(engine.db(), &query).await;
+    tracing::debug!(target: "promptlab::timing", run = %m.id, write_us = writing.elapsed().as_micros() as u64, "final state written");
     let stored = match written {
         Ok(Some(row)) => row,
         Ok(None) => {
