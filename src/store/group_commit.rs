@@ -87,13 +87,13 @@ impl GroupCommit {
                 }
                 Err(_) => return Err(DbErr::Custom("group commit queue poisoned".into())),
             };
+            #[cfg(test)]
+            self.batches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // The batch is written by a task of its own, holding the turn, so a caller
             // that goes away mid-write (a client that disconnected) does not abandon the
             // other callers' statements or let a second writer start beside it.
             let db = db.clone();
-            #[cfg(test)]
-            self.batches
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let _ = tokio::spawn(async move {
                 write(&db, batch).await;
                 drop(turn);
@@ -281,6 +281,36 @@ mod tests {
             assert_eq!(returned(&t.await.unwrap().unwrap()), i as i64);
         }
         assert_eq!(count(&db).await, 500);
+    }
+
+    /// A caller dropped while its lone statement is being written does not keep the
+    /// turn: the next statement is written.
+    #[tokio::test]
+    async fn a_lone_caller_that_goes_away_gives_the_turn_back() {
+        let db = sqlite().await;
+        let gc = Arc::new(GroupCommit::default());
+        let lone = {
+            let (gc, db) = (gc.clone(), db.clone());
+            let slow = Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "INSERT INTO t (k, n) SELECT 'slow', count(*) FROM \
+                 (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+                 SELECT x FROM c) RETURNING n",
+            );
+            tokio::spawn(async move { gc.query_all(&db, slow).await })
+        };
+        while !gc.queue.lock().unwrap().is_empty() || gc.writer.try_lock().is_ok() {
+            tokio::task::yield_now().await;
+        }
+        lone.abort();
+        assert!(lone.await.unwrap_err().is_cancelled());
+        let next = tokio::time::timeout(
+            Duration::from_secs(30),
+            gc.query_all(&db, insert("next", 7)),
+        )
+        .await
+        .expect("the turn came back");
+        assert_eq!(returned(&next.unwrap()), 7);
     }
 
     #[tokio::test]
