@@ -241,7 +241,9 @@ pub(super) async fn execute(
             }
         }
     };
+    let ended = Instant::now();
     Box::pin(finish(engine, &m, &name, &live, attempt_no, end)).await;
+    tracing::debug!(target: "promptlab::timing", run = %m.id, finish_us = ended.elapsed().as_micros() as u64, "run ended and told");
     if let Ok(mut map) = executing.lock() {
         if map.get(&m.id).is_some_and(|l| Arc::ptr_eq(l, &live)) {
             map.remove(&m.id);
