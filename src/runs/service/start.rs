@@ -194,7 +194,7 @@ pub async fn start(
                     return replay_idempotent(existing, &key, &prompt.name);
                 }
             }
-            match in_flight(db, prompt.project_id, &key).await? {
+            match same_key(db, prompt.project_id, &key, None).await? {
                 Some(running) => Ok(Started {
                     run: full(running, &prompt.name),
                     created: false,
@@ -255,22 +255,6 @@ async fn by_idempotency_key(
         .one(db)
         .await
         .map_err(db_error("run by idempotency key"))
-}
-
-async fn in_flight(
-    db: &DatabaseConnection,
-    project: Uuid,
-    key: &str,
-) -> Result<Option<runs::Model>> {
-    runs::Entity::find()
-        .filter(runs::Column::ProjectId.eq(project))
-        .filter(runs::Column::RunKey.eq(key))
-        .filter(
-            runs::Column::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]),
-        )
-        .one(db)
-        .await
-        .map_err(db_error("in-flight run"))
 }
 
 /// The run a start with this key answers with instead of calling the provider: a
