@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-cargo leptos build --release
+cargo leptos build --release --split
 # With the flag cargo-leptos gives release builds (always-erase-components in Cargo.toml),
 # so the dependencies these share with the server are not built a second time.
 RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p promptlab-fake-provider -p promptlab-bench

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 size() { printf '%s | %s' "$(stat -c %s "$1")" "$(gzip -9 -c "$1" | wc -c)"; }
 
-if [ "${SKIP_SITE_BUILD:-0}" != 1 ]; then cargo leptos build --release >/dev/null; fi
+if [ "${SKIP_SITE_BUILD:-0}" != 1 ]; then cargo leptos build --release --split >/dev/null; fi
 echo "| artefact | raw bytes | gzip -9 bytes |"
 echo "|---|---|---|"
 echo "| site wasm (promptlab.wasm) | $(size target/site/pkg/promptlab.wasm) |"

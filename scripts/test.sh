@@ -31,7 +31,7 @@ step "unit and integration tests (SQLite and PostgreSQL)"
 cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider --features promptlab/ssr --locked --no-fail-fast
 
 step "build the site (cargo-leptos)"
-cargo leptos build
+cargo leptos build --split
 
 step "browser tests (Playwright, Chromium)"
 e2e_dir=$(mktemp -d)

@@ -24,7 +24,7 @@ use leptos::prelude::*;
 use leptos_i18n::context::CookieOptions;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// Name of the cookie holding the chosen locale (read by leptos_i18n and the no-JS switch).
 pub const LOCALE_COOKIE: &str = "i18n_pref_locale";
@@ -57,13 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let theme = theme::provide_theme();
-    // Lets tests (and curious users) see that the wasm took over the page.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     let cookie_options = CookieOptions::default()
         .path("/")
         .max_age(365 * 24 * 3600 * 1000_i64);
@@ -78,12 +71,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=routes::register::Register ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=components::app_layout::AppLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=routes::home::Home/>
-                        <Route path=path!("/prompts") view=routes::prompts::PromptList/>
-                        <Route path=path!("/prompts/:id") view=routes::prompt_page::PromptPage/>
-                        <Route path=path!("/prompts/:id/versions/:n") view=routes::version_page::VersionPage/>
-                        <Route path=path!("/prompts/:id/diff") view=routes::diff_page::DiffPage/>
-                        <Route path=path!("/runs") view=routes::runs::RunList/>
-                        <Route path=path!("/runs/:id") view=routes::run_page::RunPage/>
+                        <Route path=path!("/prompts") view={Lazy::<routes::split::PromptListRoute>::new()}/>
+                        <Route path=path!("/prompts/:id") view={Lazy::<routes::split::PromptRoute>::new()}/>
+                        <Route path=path!("/prompts/:id/versions/:n") view={Lazy::<routes::split::VersionRoute>::new()}/>
+                        <Route path=path!("/prompts/:id/diff") view={Lazy::<routes::split::DiffRoute>::new()}/>
+                        <Route path=path!("/runs") view={Lazy::<routes::split::RunListRoute>::new()}/>
+                        <Route path=path!("/runs/:id") view={Lazy::<routes::split::RunRoute>::new()}/>
                     </ParentRoute>
                 </Routes>
             </Router>

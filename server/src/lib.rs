@@ -169,3 +169,47 @@ pub fn leptos_options() -> Result<LeptosOptions, String> {
         .map(|c| c.leptos_options)
         .map_err(|e| format!("could not read the Leptos settings: {e}"))
 }
+
+/// What is wrong with the built site under the site root, if anything the browser would
+/// notice. The wasm is split by route (`cargo leptos build --split`): a bundle built
+/// without `--split` imports a loader module that does not exist, so pages render but
+/// never hydrate. Returns `None` when no site is built at all (API-only use) or it is fine.
+pub fn site_problem(options: &LeptosOptions) -> Option<String> {
+    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let wasm = pkg.join(format!("{}.wasm", options.output_name));
+    let manifest = pkg.join("__wasm_split_manifest.json");
+    (wasm.exists() && !manifest.exists()).then(|| {
+        format!(
+            "{} was built without --split: pages will render but not hydrate; rebuild with `cargo leptos build --split` (scripts/run.sh does)",
+            wasm.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_site_built_without_split_is_reported() {
+        let root = std::env::temp_dir().join(format!("promptlab-site-{}", std::process::id()));
+        let pkg = root.join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let options = LeptosOptions::builder()
+            .output_name("promptlab")
+            .site_root(root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .build();
+        assert_eq!(
+            site_problem(&options),
+            None,
+            "no site built: nothing to say"
+        );
+        std::fs::write(pkg.join("promptlab.wasm"), b"\0asm").unwrap();
+        let problem = site_problem(&options).expect("an unsplit bundle is reported");
+        assert!(problem.contains("--split"), "{problem}");
+        std::fs::write(pkg.join("__wasm_split_manifest.json"), b"{}").unwrap();
+        assert_eq!(site_problem(&options), None, "a split bundle is fine");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -33,6 +33,9 @@ async fn main() -> ExitCode {
         }
     };
     let addr = leptos_options.site_addr;
+    if let Some(problem) = promptlab_server::site_problem(&leptos_options) {
+        tracing::warn!("{problem}");
+    }
     tracing::info!(database = %promptlab::config::redact_url(&config.database_url), "starting");
     let engine = match Engine::start(config).await {
         Ok(e) => e,

@@ -16,7 +16,7 @@ pub fn SiteHeader(me: Me) -> impl IntoView {
         <header class="site-header">
             <div class="header-left">
                 <A href="/" attr:class="brand">{t!(i18n, brand)}</A>
-                <A href="/prompts" attr:class="nav-link">{t!(i18n, nav.prompts)}</A>
+                <A href="/prompts" attr:class="nav-link" attr:data-testid="nav-prompts">{t!(i18n, nav.prompts)}</A>
                 <A href="/runs" attr:class="nav-link" attr:data-testid="nav-runs">{t!(i18n, nav.runs)}</A>
             </div>
             <nav class="header-tools">

@@ -94,32 +94,108 @@ async fn footprint(args: &Args) -> Res<String> {
         "Idle RSS 2 s after start: {:.1} MB (goal ≤ 25 MB).\n",
         idle_rss as f64 / 1024.0
     );
-    let pkg = args.site.join("pkg");
-    let mut rows = String::new();
-    let (mut raw, mut gz) = (0, 0);
-    if let Ok(dir) = std::fs::read_dir(&pkg) {
-        let mut files: Vec<_> = dir
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
-            .collect();
-        files.sort();
-        for f in files {
-            let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-            let g = gzip_len(&f);
-            raw += len;
-            gz += g;
-            let _ = writeln!(
-                rows,
-                "| `{}` | {:.1} kB | {:.1} kB |",
-                f.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-                len as f64 / 1000.0,
-                g as f64 / 1000.0
-            );
-        }
-    }
-    let _ = writeln!(s, "Shipped wasm + JS (`{}`), gzip -9 (goal ≤ 250 kB gzip):\n\n| file | raw | gzip |\n|---|---:|---:|\n{rows}| total | {:.1} kB | {:.1} kB |\n", pkg.display(), raw as f64 / 1000.0, gz as f64 / 1000.0);
+    s.push_str(&wasm_sizes(&args.site.join("pkg")));
     Ok(s)
+}
+
+/// The shipped wasm and JS: every file, and what a first visit to each kind of page
+/// downloads. The bundle is split by route (`cargo leptos build --split`): every page needs
+/// the main module, its JS glue and the split loader; a lazy route also needs the chunks the
+/// splitter's manifest lists for its view.
+fn wasm_sizes(pkg: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(pkg)
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.path())
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let sizes: std::collections::BTreeMap<String, (u64, u64)> = files
+        .iter()
+        .map(|f| {
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned();
+            let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+            (name, (len, gzip_len(f)))
+        })
+        .collect();
+    let kb = |b: u64| b as f64 / 1000.0;
+    let sum = |names: &mut dyn Iterator<Item = &str>| {
+        names.fold((0, 0, 0), |(n, r, g), name| {
+            let (len, gz) = sizes.get(name).copied().unwrap_or((0, 0));
+            (n + 1, r + len, g + gz)
+        })
+    };
+    let (_, raw, gz) = sum(&mut sizes.keys().map(String::as_str));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Shipped wasm + JS (`{}`): {} files, {:.1} kB raw, {:.1} kB gzip -9 in all.\n",
+        pkg.display(),
+        sizes.len(),
+        kb(raw),
+        kb(gz)
+    );
+    let main: Vec<&str> = sizes
+        .keys()
+        .map(String::as_str)
+        .filter(|n| *n == "promptlab.wasm" || *n == "promptlab.js" || n.starts_with("__wasm_split"))
+        .collect();
+    let manifest: serde_json::Map<String, serde_json::Value> =
+        std::fs::read_to_string(pkg.join("__wasm_split_manifest.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "What a first visit downloads (goal ≤ 250 kB gzip), from the splitter's manifest:\n\n| page | files | raw | gzip -9 |\n|---|---:|---:|---:|"
+    );
+    let (n, r, g) = sum(&mut main.iter().copied());
+    let _ = writeln!(
+        s,
+        "| sign-in, register, home (main bundle: {}) | {n} | {:.1} kB | {:.1} kB |",
+        main.join(", "),
+        kb(r),
+        kb(g)
+    );
+    // One entry per lazy function; here those are the lazy routes' views.
+    for (key, chunks) in &manifest {
+        let chunks: Vec<String> = chunks
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str())
+                    .map(|c| format!("{c}.wasm"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (n, r, g) = sum(&mut main
+            .iter()
+            .copied()
+            .chain(chunks.iter().map(String::as_str)));
+        let page = key
+            .trim_start_matches('_')
+            .split("_view_")
+            .next()
+            .unwrap_or(key);
+        let _ = writeln!(
+            s,
+            "| `{page}` (main + {} chunks) | {n} | {:.1} kB | {:.1} kB |",
+            chunks.len(),
+            kb(r),
+            kb(g)
+        );
+    }
+    if manifest.is_empty() {
+        let _ = writeln!(s, "| (no split manifest: built without `--split`) | | | |");
+    }
+    s.push('\n');
+    s
 }
 
 async fn throughput(args: &Args, runs: usize) -> Res<String> {

@@ -1,0 +1,88 @@
+import { test, expect, Page } from '@playwright/test';
+
+// The wasm is split by route (app/src/routes/split.rs, built with `cargo leptos --split`):
+// a first visit downloads the main bundle only, and each page's chunk arrives when the
+// page is first shown, whether it is loaded directly (hydrated from the server's HTML) or
+// reached by client-side navigation.
+
+const unique = () => `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** Every `.wasm` file the page fetched, by file name. */
+function wasmFetches(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('.wasm')) seen.push(path.split('/').pop() ?? path);
+  });
+  return seen;
+}
+
+const routeChunk = (seen: string[], route: string) => seen.some((f) => f.startsWith(`split___${route}_view_`));
+
+test.describe('hydrated', () => {
+  test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, 'chunks are only loaded with JavaScript');
+
+  test('a first visit loads the main bundle only; each page brings its own chunk', async ({ page }) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const seen = wasmFetches(page);
+
+    await page.goto('/login');
+    await hydrated(page);
+    expect(seen).toContain('promptlab.wasm');
+    expect(seen.filter((f) => f !== 'promptlab.wasm'), 'no page chunk on the sign-in page').toEqual([]);
+
+    const res = await page.request.post('/api/v1/auth/register', {
+      data: { email: `split-${unique()}@example.com`, name: 'Sam Split', password: 'correct-horse-battery' },
+    });
+    expect(res.status()).toBe(201);
+    const created = await page.request.post('/api/v1/prompts', {
+      data: {
+        name: `split-${unique()}`,
+        content: {
+          messages: [{ role: 'user', content: 'Summarise {{ topic }}.' }],
+          params: { provider: 'mock', model: 'mock-1' },
+          variables: [{ name: 'topic', kind: 'string', required: true }],
+        },
+      },
+    });
+    expect(created.status()).toBe(201);
+    const prompt = (await created.json()).id;
+
+    // The editor, loaded directly: its chunk (with the template engine) comes with it, and
+    // the live preview runs in the browser.
+    seen.length = 0;
+    await page.goto(`/prompts/${prompt}`);
+    await hydrated(page);
+    expect(routeChunk(seen, 'prompt_route'), `editor chunk fetched: ${seen.join(', ')}`).toBe(true);
+    expect(routeChunk(seen, 'run_list_route')).toBe(false);
+    await page.getByTestId('value-topic').fill('the tides');
+    await expect(page.getByTestId('preview')).toContainText('Summarise the tides.');
+
+    // Client-side navigation to a page not seen yet fetches its chunk, then renders it.
+    await page.getByTestId('nav-runs').click();
+    await expect(page.getByTestId('runs-empty')).toBeVisible();
+    expect(routeChunk(seen, 'run_list_route')).toBe(true);
+
+    // A run's page and the diff page, loaded directly, hydrate and stay interactive.
+    const run = await page.request.post('/api/v1/runs', { data: { prompt_id: prompt, variables: { topic: 'otters' } } });
+    expect(run.status()).toBe(201);
+    const runId = (await run.json()).run.id;
+    seen.length = 0;
+    await page.goto(`/runs/${runId}`);
+    await hydrated(page);
+    expect(routeChunk(seen, 'run_route')).toBe(true);
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'succeeded');
+
+    await page.goto(`/prompts/${prompt}/diff?from=1&to=1`);
+    await hydrated(page);
+    await expect(page.getByTestId('identical')).toBeVisible();
+    await page.getByTestId('nav-prompts').click();
+    await expect(page.getByTestId('new-prompt-name')).toBeVisible();
+    expect(errors).toEqual([]);
+  });
+});
