@@ -29,6 +29,7 @@ use state::AppState;
 use std::net::SocketAddr;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The whole HTTP surface of PromptLab.
@@ -81,12 +82,23 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
         // leptos_axum's file handler: it builds their response inside a fresh reactive owner
         // that can find another request's `ResponseOptions` and copy its headers (seen: one
         // visitor's locale cookie set on another's stylesheet).
+        //
+        // Revalidated on every use (`no-cache`; ServeDir answers `If-Modified-Since` with
+        // 304): the wasm is split into chunks named by build order, not content, so a main
+        // module and chunks from different builds must never meet in a browser's cache.
         .fallback_service(
-            ServeDir::new(leptos_options.site_root.as_ref())
-                .append_index_html_on_directories(false)
-                .not_found_service(
-                    leptos_axum::file_and_error_handler::<AppState, _>(shell)
-                        .with_state(state.clone()),
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-cache"),
+                ))
+                .service(
+                    ServeDir::new(leptos_options.site_root.as_ref())
+                        .append_index_html_on_directories(false)
+                        .not_found_service(
+                            leptos_axum::file_and_error_handler::<AppState, _>(shell)
+                                .with_state(state.clone()),
+                        ),
                 ),
         )
         .layer(axum::middleware::from_fn(

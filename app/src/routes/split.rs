@@ -4,9 +4,9 @@
 //! own, fetched when the page is first shown. The sign-in pages, the home page and the
 //! layout around every page stay in the main bundle, so a first visit downloads only them.
 //!
-//! On the server nothing is lazy: the page renders as before, and the chunks the page
-//! needs are announced with `<link rel="modulepreload">` so that hydrating it does not wait
-//! for a second round trip.
+//! On the server nothing is lazy: the page renders as before. Its HTML does not announce
+//! the page's chunks (Leptos 0.8 means to, but emits no such link here), so a direct load
+//! of one of these pages fetches the main module, then the page's chunks.
 //!
 //! Each page keeps its own resources in its component; `data()` starts nothing. The
 //! page's data therefore loads after its chunk on client-side navigation (a short

@@ -1,5 +1,6 @@
 //! Static files from the site root: served as files, with nothing of any other request in
-//! their response, and the app's 404 page for a file that is not there.
+//! their response, revalidated on every use, and the app's 404 page for a file that is not
+//! there.
 
 use crate::support::TestApp;
 use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
@@ -85,7 +86,19 @@ async fn static_files_never_carry_another_requests_cookie() {
         .to_str()
         .unwrap()
         .starts_with("text/css"));
+    // Revalidated on every use, and a revalidation of an unchanged file is a 304: chunks
+    // of the split wasm are named by build order, so no stale one may be reused.
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+    let modified = css.headers()["last-modified"].clone();
     assert_eq!(css.text().await.unwrap(), "body { margin: 0 }\n");
+    let again = app
+        .client()
+        .get(app.url("/pkg/promptlab.css"))
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
     app.stop().await;
     let _ = std::fs::remove_dir_all(&site);
 }
