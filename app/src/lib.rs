@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
         <Html {..} data-theme=move || theme.get().attribute()/>
         <Title formatter=|page: String| if page.is_empty() { "PromptLab".to_owned() } else { format!("{page} · PromptLab") }/>
         <I18nContextProvider cookie_name=LOCALE_COOKIE cookie_options=cookie_options>
+            <StoppedNotice/>
             <Router>
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/login") view=routes::login::Login ssr=SsrMode::Async/>
@@ -81,5 +82,25 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </Router>
         </I18nContextProvider>
+    }
+}
+
+/// Id of the notice the wasm's panic hook reveals (`frontend/src/lib.rs`).
+pub const STOPPED_NOTICE_ID: &str = "app-stopped";
+
+/// A hidden, translated notice that the browser shows if the page's code stops: a panic
+/// aborts the whole wasm module, after which nothing on the page responds. The likeliest
+/// cause is a page chunk that cannot be loaded because the server was redeployed with a
+/// new build while the tab was open. A plain link reloads the page (`rel="external"`: the
+/// router is gone by then).
+#[component]
+fn StoppedNotice() -> impl IntoView {
+    use crate::i18n::*;
+    let i18n = use_i18n();
+    view! {
+        <div id=STOPPED_NOTICE_ID class="notice notice-error app-stopped" role="alert" hidden data-testid="app-stopped">
+            {t!(i18n, errors.app_stopped)} " "
+            <a href="" rel="external" data-testid="app-stopped-reload">{t!(i18n, errors.app_stopped_reload)}</a>
+        </div>
     }
 }

@@ -100,4 +100,31 @@ test.describe('hydrated', () => {
     expect(routeChunk(seen, 'prompt_list_route')).toBe(true);
     expect(errors).toEqual([]);
   });
+
+  test('a page whose code cannot be loaded says so and offers a reload', async ({ page }) => {
+    const res = await page.request.post('/api/v1/auth/register', {
+      data: { email: `stopped-${unique()}@example.com`, name: 'Sam Stopped', password: 'correct-horse-battery' },
+    });
+    expect(res.status()).toBe(201);
+    await page.goto('/');
+    await hydrated(page);
+    await expect(page.getByTestId('app-stopped')).toBeHidden();
+
+    // As after a redeploy: the /runs chunk of the build this tab started with is gone.
+    const chunk = /\/pkg\/split___run_list_route_view_[^/]*\.wasm$/;
+    await page.route(chunk, (route) => route.fulfill({ status: 404, body: 'gone' }));
+    await page.getByTestId('nav-runs').click();
+    await expect(page.getByTestId('app-stopped')).toBeVisible();
+    await expect(page.getByTestId('app-stopped')).toContainText('PromptLab was updated');
+
+    // The link reloads the page the tab was on (the navigation never happened), and with
+    // the chunk back the app works again.
+    await page.unroute(chunk);
+    await page.getByTestId('app-stopped-reload').click();
+    await hydrated(page);
+    await expect(page.getByTestId('welcome')).toBeVisible();
+    await expect(page.getByTestId('app-stopped')).toBeHidden();
+    await page.getByTestId('nav-runs').click();
+    await expect(page.getByTestId('runs-empty')).toBeVisible();
+  });
 });

@@ -10,7 +10,14 @@ use leptos::prelude::document;
 /// taken over the whole page.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    // A panic aborts the whole module and the page stops responding: log it as usual, and
+    // reveal the app's notice that says so and offers a reload.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        if let Some(notice) = document().get_element_by_id(promptlab_app::STOPPED_NOTICE_ID) {
+            let _ = notice.remove_attribute("hidden");
+        }
+    }));
     // hydrate_from_async makes wasm-bindgen-futures the reactive system's executor.
     wasm_bindgen_futures::spawn_local(async {
         let Some(body) = document().body() else {
