@@ -16,80 +16,46 @@ use super::{diff_page, prompt_page, prompts, run_page, runs, version_page};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-/// `/prompts`.
-pub struct PromptListRoute;
+/// A lazy route for `$page`, a page component without props. `#[lazy_route]` names the
+/// split-off function after the type, so each route gets its own chunk.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $route:ident => $page:path) => {
+        $(#[$doc])*
+        pub struct $route;
 
-#[lazy_route]
-impl LazyRoute for PromptListRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        prompts::PromptList().into_any()
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
 }
 
-/// `/prompts/{id}`: the editor, with the template engine.
-pub struct PromptRoute;
-
-#[lazy_route]
-impl LazyRoute for PromptRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        prompt_page::PromptPage().into_any()
-    }
-}
-
-/// `/prompts/{id}/versions/{n}`.
-pub struct VersionRoute;
-
-#[lazy_route]
-impl LazyRoute for VersionRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        version_page::VersionPage().into_any()
-    }
-}
-
-/// `/prompts/{id}/diff`.
-pub struct DiffRoute;
-
-#[lazy_route]
-impl LazyRoute for DiffRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        diff_page::DiffPage().into_any()
-    }
-}
-
-/// `/runs`.
-pub struct RunListRoute;
-
-#[lazy_route]
-impl LazyRoute for RunListRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        runs::RunList().into_any()
-    }
-}
-
-/// `/runs/{id}`.
-pub struct RunRoute;
-
-#[lazy_route]
-impl LazyRoute for RunRoute {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        run_page::RunPage().into_any()
-    }
-}
+lazy_page!(
+    /// `/prompts`.
+    PromptListRoute => prompts::PromptList
+);
+lazy_page!(
+    /// `/prompts/{id}`: the editor, with the template engine.
+    PromptRoute => prompt_page::PromptPage
+);
+lazy_page!(
+    /// `/prompts/{id}/versions/{n}`.
+    VersionRoute => version_page::VersionPage
+);
+lazy_page!(
+    /// `/prompts/{id}/diff`.
+    DiffRoute => diff_page::DiffPage
+);
+lazy_page!(
+    /// `/runs`.
+    RunListRoute => runs::RunList
+);
+lazy_page!(
+    /// `/runs/{id}`.
+    RunRoute => run_page::RunPage
+);

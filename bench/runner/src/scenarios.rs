@@ -103,25 +103,21 @@ async fn footprint(args: &Args) -> Res<String> {
 /// the main module, its JS glue and the split loader; a lazy route also needs the chunks the
 /// splitter's manifest lists for its view.
 fn wasm_sizes(pkg: &std::path::Path) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(pkg)
-        .map(|dir| {
-            dir.flatten()
-                .map(|e| e.path())
-                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    let sizes: std::collections::BTreeMap<String, (u64, u64)> = files
-        .iter()
+    // File name -> (raw, gzip -9) bytes, for the wasm and JS files.
+    let sizes: std::collections::BTreeMap<String, (u64, u64)> = std::fs::read_dir(pkg)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
         .map(|f| {
             let name = f
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("")
                 .to_owned();
-            let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-            (name, (len, gzip_len(f)))
+            let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+            (name, (len, gzip_len(&f)))
         })
         .collect();
     let kb = |b: u64| b as f64 / 1000.0;
