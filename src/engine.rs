@@ -27,15 +27,21 @@ impl Engine {
     pub async fn start(config: Config) -> Result<Self> {
         let db = crate::store::connect(&config.database_url).await?;
         let checkpoints = crate::store::checkpoints(&db, &config.database_url).map(Arc::new);
+        let commits = crate::store::group_commit::GroupCommit::open(&db, &config.database_url)
+            .map_err(crate::store::db_error("open the run writer"))?;
         Ok(Self {
             _checkpoints: checkpoints,
-            ..Self::with_db(db, config)
+            ..Self::with_db(db, config, commits)
         })
     }
 
     /// The engine over a connection from `store::connect` (the caller adds the checkpoint
     /// task: that connection has SQLite's automatic checkpoints off).
-    fn with_db(db: DatabaseConnection, config: Config) -> Self {
+    fn with_db(
+        db: DatabaseConnection,
+        config: Config,
+        commits: crate::store::group_commit::GroupCommit,
+    ) -> Self {
         let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
         let providers = Arc::new(crate::providers::registry::Registry::from_settings(
             &config.providers,
@@ -47,7 +53,7 @@ impl Engine {
             keys,
             providers,
             prices,
-            runtime: Arc::default(),
+            runtime: Arc::new(crate::runs::pool::Runtime::with_commits(commits)),
             _checkpoints: None,
         }
     }

@@ -19,6 +19,7 @@ pub mod prompt_versions;
 pub mod prompts;
 pub mod runs;
 pub mod sessions;
+pub mod sqlite_writer;
 pub mod users;
 
 /// Which database the URL points at.
@@ -185,7 +186,7 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
 }
 
 /// The database file of a SQLite URL; `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<&str> {
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or("");
     (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then_some(path)
@@ -212,9 +213,19 @@ pub(crate) fn db_error(what: &'static str) -> impl Fn(DbErr) -> Error {
     }
 }
 
-/// True when the error is a unique-key violation.
+/// True when the error is a unique-key violation: from the pool (sqlx) or from the
+/// SQLite writer, which reports its errors as sqlx database errors of its own type.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+    if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    match e {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(x))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(x)) => {
+            matches!(&**x, sea_orm::sqlx::Error::Database(d) if d.is_unique_violation())
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -46,3 +46,41 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl crate::store::sqlite_writer::FromRow for Model {
+    /// The row the run path's writes return (`RETURNING *`), written by the SQLite writer.
+    fn from_row(r: &crate::store::sqlite_writer::Row) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: r.get("id")?,
+            project_id: r.get("project_id")?,
+            prompt_id: r.get("prompt_id")?,
+            version_number: r.get("version_number")?,
+            created_by: r.get("created_by")?,
+            status: r.get("status")?,
+            provider: r.get("provider")?,
+            model: r.get("model")?,
+            params: r.get("params")?,
+            variables: r.get("variables")?,
+            messages: r.get("messages")?,
+            run_key: r.get("run_key")?,
+            cached: r.get("cached")?,
+            idempotency_key: r.get("idempotency_key")?,
+            output: r.get("output")?,
+            error_code: r.get("error_code")?,
+            error_message: r.get("error_message")?,
+            attempts: r.get("attempts")?,
+            input_tokens: r.get("input_tokens")?,
+            output_tokens: r.get("output_tokens")?,
+            cost_usd: r.get("cost_usd")?,
+            provider_model: r.get("provider_model")?,
+            latency_ms: r.get("latency_ms")?,
+            ttft_ms: r.get("ttft_ms")?,
+            queued_at: r.get("queued_at")?,
+            started_at: r.get("started_at")?,
+            finished_at: r.get("finished_at")?,
+            lease_owner: r.get("lease_owner")?,
+            lease_expires_at: r.get("lease_expires_at")?,
+            cancel_requested: r.get("cancel_requested")?,
+        })
+    }
+}

@@ -136,6 +136,18 @@ pub async fn start_server(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // `BENCH_SERVER_LOG=<file>`: the server's log goes to that file, with each run's
+    // write times (`promptlab::timing` debug events; `bench/timing.py` sums them up).
+    if let Ok(path) = std::env::var("BENCH_SERVER_LOG") {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("opening {path}: {e}"))?;
+        cmd.env("RUST_LOG", "warn,promptlab::timing=debug")
+            .env("NO_COLOR", "1")
+            .stdout(log);
+    }
     let child = cmd
         .spawn()
         .map_err(|e| format!("starting {}: {e}", bin.display()))?;

@@ -25,7 +25,8 @@ pub struct Runtime {
     /// Set while this process's workers take runs: the way a new run goes straight to a
     /// worker, without waiting for the dispatcher to find it in the queue.
     pub(super) handoff: Mutex<Option<Handoff>>,
-    /// The run path's writes (a run's row, its final state), committed in groups on SQLite.
+    /// The run path's writes (a run's row, its final state): on SQLite, a writer thread
+    /// that commits in groups.
     pub(crate) commits: crate::store::group_commit::GroupCommit,
 }
 
@@ -79,6 +80,14 @@ impl Default for Runtime {
 }
 
 impl Runtime {
+    /// A runtime whose run path writes through `commits`.
+    pub(crate) fn with_commits(commits: crate::store::group_commit::GroupCommit) -> Self {
+        Self {
+            commits,
+            ..Self::default()
+        }
+    }
+
     /// Room to execute one more run of `provider` right away, if this process's workers
     /// are taking runs and neither the global nor the provider's limit is reached.
     ///

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Sum up the run path's timing events in a server log (BENCH_SERVER_LOG=<file>).
+
+The server logs, under `promptlab::timing` at debug level, each run's insert
+("run inserted", write_us), its final write ("final state written", write_us) and the
+end of the run from the provider's last event to `succeeded` told ("run ended and told",
+finish_us). Prints p10/p50/p90/p99 of each in microseconds.
+
+    python3 bench/timing.py server.log [more.log ...]
+"""
+import re
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EVENTS = {
+    "run inserted": ("insert", "write_us"),
+    "final state written": ("final write", "write_us"),
+    "run ended and told": ("end of run", "finish_us"),
+    "writer batch": ("in SQLite", "exec_us"),
+}
+
+
+def pct(values, q):
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main(paths):
+    if not paths:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    for path in paths:
+        found = {}
+        with open(path, errors="replace") as f:
+            for line in f:
+                line = ANSI.sub("", line)
+                for message, (name, field) in EVENTS.items():
+                    if message in line:
+                        m = re.search(r"\b%s=(\d+)" % field, line)
+                        if m:
+                            found.setdefault(name, []).append(int(m.group(1)))
+        print(path)
+        for name, _ in EVENTS.values():
+            v = sorted(found.get(name, []))
+            if v:
+                print(
+                    f"  {name:12} n={len(v):6}  p10 {pct(v, .1):5}  p50 {pct(v, .5):5}"
+                    f"  p90 {pct(v, .9):5}  p99 {pct(v, .99):6}  (µs)"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

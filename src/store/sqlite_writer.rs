@@ -1,0 +1,724 @@
+//! The run path's SQLite writes, on a thread of their own with a connection of their own.
+//!
+//! Every run makes two writes: its row at the start and its final state at the end, and
+//! the client waits for both (a run is not reported started, or succeeded, before it is
+//! stored). Through sqlx each of them is a pool checkout, a hand-off to the connection's
+//! own thread and back, and a ping of the connection on its way back into the pool:
+//! several thread wake-ups per statement, which on a busy 2-core machine cost more than
+//! SQLite's own work. Here one thread owns one connection; a caller hands its statement
+//! over a channel and gets its rows back on a oneshot, so a write costs two wake-ups.
+//!
+//! The thread also commits in groups: statements that arrive while it is writing are
+//! written together, in one transaction, by its next turn. Nobody waits for a batch to
+//! fill: a statement that finds the thread idle is written at once, alone, so a quiet
+//! server adds no latency; batches form only while a write is in progress.
+//!
+//! Each statement keeps its own outcome: in SQLite a statement that fails (a unique key
+//! taken, say) undoes only itself, and the rest of the transaction goes on. If SQLite
+//! rolled the whole transaction back instead (a full disk, say), or the commit fails,
+//! every statement of the batch gets the error. A caller's rows are only handed over once
+//! the transaction has committed, so nothing is reported written that a crash could lose.
+//! A caller that goes away does not take its statement back: it is written all the same,
+//! as it would be if the caller had gone away a moment later.
+//!
+//! Values are bound exactly as sqlx binds them through sea-orm (a UUID as its 16 bytes, a
+//! timestamp as RFC 3339 text, a bool as 0 or 1), so rows written here and rows written
+//! through the pool read back the same, and compare equal in queries; the tests check it
+//! column by column. The connection has the pool's settings: WAL, `synchronous=NORMAL`,
+//! foreign keys on, a 5 s busy timeout, no automatic checkpoints, stable query plans.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use libsqlite3_sys as ffi;
+use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+use sea_orm::{DbErr, RuntimeErr, Statement, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int};
+use std::ptr::NonNull;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Most statements written in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Prepared statements kept per connection; the run path uses a handful.
+const MAX_PREPARED: usize = 64;
+
+/// How long a write waits for another connection's write lock (as the pool's do).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A value as SQLite stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// One row a statement returned.
+#[derive(Debug, Clone)]
+pub struct Row {
+    names: Arc<[String]>,
+    cells: Vec<Cell>,
+}
+
+impl Row {
+    /// The value of column `name`, converted; an error names the column.
+    pub fn get<T: FromCell>(&self, name: &str) -> Result<T, DbErr> {
+        let cell = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| self.cells.get(i))
+            .ok_or_else(|| DbErr::Type(format!("no column {name} in the returned row")))?;
+        T::from_cell(cell).map_err(|e| DbErr::Type(format!("column {name}: {e}")))
+    }
+}
+
+/// A Rust value read from a [`Cell`], as sqlx would decode it.
+pub trait FromCell: Sized {
+    fn from_cell(cell: &Cell) -> Result<Self, String>;
+}
+
+/// A type read from the rows a write returned.
+pub trait FromRow: Sized {
+    fn from_row(row: &Row) -> Result<Self, DbErr>;
+}
+
+impl<T: FromCell> FromCell for Option<T> {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Null => Ok(None),
+            c => T::from_cell(c).map(Some),
+        }
+    }
+}
+
+fn unexpected(want: &str, cell: &Cell) -> String {
+    let got = match cell {
+        Cell::Null => "NULL",
+        Cell::Integer(_) => "an integer",
+        Cell::Real(_) => "a real",
+        Cell::Text(_) => "text",
+        Cell::Blob(_) => "a blob",
+    };
+    format!("expected {want}, found {got}")
+}
+
+impl FromCell for String {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(s) => Ok(s.clone()),
+            c => Err(unexpected("text", c)),
+        }
+    }
+}
+
+impl FromCell for i64 {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Integer(i) => Ok(*i),
+            c => Err(unexpected("an integer", c)),
+        }
+    }
+}
+
+impl FromCell for i32 {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        let i = i64::from_cell(cell)?;
+        i32::try_from(i).map_err(|_| format!("{i} does not fit in 32 bits"))
+    }
+}
+
+impl FromCell for bool {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        i64::from_cell(cell).map(|i| i != 0)
+    }
+}
+
+impl FromCell for f64 {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Real(f) => Ok(*f),
+            Cell::Integer(i) => Ok(*i as f64),
+            c => Err(unexpected("a number", c)),
+        }
+    }
+}
+
+impl FromCell for uuid::Uuid {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Blob(b) => uuid::Uuid::from_slice(b).map_err(|e| e.to_string()),
+            Cell::Text(s) => uuid::Uuid::parse_str(s).map_err(|e| e.to_string()),
+            c => Err(unexpected("a UUID", c)),
+        }
+    }
+}
+
+impl FromCell for DateTime<Utc> {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(s) => parse_timestamp(s).ok_or_else(|| format!("invalid timestamp {s:?}")),
+            Cell::Integer(secs) => Utc
+                .timestamp_opt(*secs, 0)
+                .single()
+                .ok_or_else(|| format!("invalid timestamp {secs}")),
+            c => Err(unexpected("a timestamp", c)),
+        }
+    }
+}
+
+/// What sqlx writes (RFC 3339), and SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]` (UTC).
+fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%F %T%.f", "%FT%T%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| Utc.from_utc_datetime(&n))
+}
+
+/// A value to bind, as sqlx's SQLite driver encodes it through sea-orm.
+#[derive(Debug, PartialEq)]
+enum Bind {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+fn bind_value(v: &Value) -> Result<Bind, String> {
+    fn opt<T>(v: &Option<T>, f: impl FnOnce(&T) -> Bind) -> Bind {
+        v.as_ref().map_or(Bind::Null, f)
+    }
+    Ok(match v {
+        Value::Bool(b) => opt(b, |b| Bind::Integer(i64::from(*b))),
+        Value::TinyInt(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::SmallInt(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::Int(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::BigInt(i) => opt(i, |i| Bind::Integer(*i)),
+        Value::TinyUnsigned(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::SmallUnsigned(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::Unsigned(i) => opt(i, |i| Bind::Integer(i64::from(*i))),
+        Value::BigUnsigned(Some(i)) => {
+            Bind::Integer(i64::try_from(*i).map_err(|_| format!("{i} does not fit in 64 bits"))?)
+        }
+        Value::BigUnsigned(None) => Bind::Null,
+        Value::Float(f) => opt(f, |f| Bind::Real(f64::from(*f))),
+        Value::Double(f) => opt(f, |f| Bind::Real(*f)),
+        Value::String(s) => opt(s, |s| Bind::Text(s.to_string())),
+        Value::Char(c) => opt(c, |c| Bind::Text(c.to_string())),
+        Value::Bytes(b) => opt(b, |b| Bind::Blob(b.to_vec())),
+        Value::Uuid(u) => opt(u, |u| Bind::Blob(u.as_bytes().to_vec())),
+        Value::Json(j) => match j {
+            Some(j) => Bind::Text(serde_json::to_string(j).map_err(|e| e.to_string())?),
+            None => Bind::Null,
+        },
+        Value::ChronoDateTimeUtc(t) => opt(t, |t| {
+            Bind::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        }),
+        Value::ChronoDateTimeWithTimeZone(t) => opt(t, |t| {
+            Bind::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        }),
+        Value::ChronoDateTimeLocal(t) => opt(t, |t| {
+            Bind::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        }),
+        Value::ChronoDateTime(t) => opt(t, |t| Bind::Text(t.format("%F %T%.f").to_string())),
+        Value::ChronoDate(d) => opt(d, |d| Bind::Text(d.format("%F").to_string())),
+        Value::ChronoTime(t) => opt(t, |t| Bind::Text(t.format("%T%.f").to_string())),
+        other => return Err(format!("cannot bind {other:?} for SQLite")),
+    })
+}
+
+/// An error SQLite reported, with its extended result code. It is handed on as sqlx's
+/// database error, so the callers' checks (a unique key taken) read it as they read
+/// sqlx's own.
+#[derive(Debug)]
+pub struct SqliteError {
+    code: c_int,
+    message: String,
+}
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for SqliteError {}
+
+impl DatabaseError for SqliteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(self.code.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self.code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl SqliteError {
+    fn into_db_err(self) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Database(Box::new(self)),
+        )))
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        Self {
+            code: ffi::SQLITE_MISUSE,
+            message: message.into(),
+        }
+    }
+}
+
+type Rows = Result<Vec<Row>, DbErr>;
+
+struct Job {
+    stmt: Statement,
+    reply: oneshot::Sender<Rows>,
+}
+
+/// The writer: a handle to its thread. The thread ends (and closes its connection) when
+/// the last handle is dropped.
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    /// Transactions written (a lone statement counts as one), for the tests.
+    #[cfg(test)]
+    batches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Statements handed to the thread, for the tests.
+    #[cfg(test)]
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+impl Writer {
+    /// Open a connection to the SQLite file at `path` (created and migrated already) and
+    /// start its thread.
+    pub fn open(path: &str) -> Result<Self, DbErr> {
+        let conn = Connection::open(path).map_err(SqliteError::into_db_err)?;
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        #[cfg(test)]
+        let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        #[cfg(test)]
+        let counted = batches.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(first) = inbox.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match inbox.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    #[cfg(test)]
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let statements = batch.len();
+                    let writing = std::time::Instant::now();
+                    conn.write(batch);
+                    tracing::debug!(target: "promptlab::timing", statements, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
+                }
+            })
+            .map_err(|e| DbErr::Custom(format!("starting the SQLite writer: {e}")))?;
+        Ok(Self {
+            jobs,
+            #[cfg(test)]
+            batches,
+            #[cfg(test)]
+            sent: Default::default(),
+        })
+    }
+
+    /// Execute `stmt` (a write, usually with `RETURNING`) and return its rows, committed.
+    pub async fn write(&self, stmt: Statement) -> Rows {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { stmt, reply })
+            .map_err(|_| DbErr::Custom("the SQLite writer has stopped".into()))?;
+        #[cfg(test)]
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the SQLite writer dropped a write".into()))?
+    }
+}
+
+/// The writer thread's connection and its prepared statements.
+struct Connection {
+    db: NonNull<ffi::sqlite3>,
+    prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+}
+
+// SAFETY: the connection is opened on the caller's thread and then used only by the
+// writer thread it is moved into; SQLite allows a connection to move between threads
+// as long as it is not used by two at once.
+unsafe impl Send for Connection {}
+
+impl Connection {
+    fn open(path: &str) -> Result<Self, SqliteError> {
+        let c_path =
+            CString::new(path).map_err(|_| SqliteError::other("the database path holds a NUL"))?;
+        let mut db = std::ptr::null_mut();
+        // SAFETY: valid NUL-terminated path and out-pointer; the default VFS.
+        let rc = unsafe {
+            ffi::sqlite3_open_v2(
+                c_path.as_ptr(),
+                &mut db,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
+                std::ptr::null(),
+            )
+        };
+        let Some(db) = NonNull::new(db) else {
+            return Err(SqliteError::other("out of memory opening the database"));
+        };
+        let conn = Self {
+            db,
+            prepared: HashMap::new(),
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // SAFETY: an open connection; integer arguments.
+        unsafe {
+            ffi::sqlite3_extended_result_codes(db.as_ptr(), 1);
+            ffi::sqlite3_busy_timeout(db.as_ptr(), BUSY_TIMEOUT.as_millis() as c_int);
+            ffi::sqlite3_db_config(
+                db.as_ptr(),
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                std::ptr::null_mut::<c_int>(),
+            );
+        }
+        conn.exec(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        Ok(conn)
+    }
+
+    /// The connection's last error, for result code `rc`.
+    fn error(&self, rc: c_int) -> SqliteError {
+        // SAFETY: an open connection; the message is copied before the next call.
+        let (code, message) = unsafe {
+            let code = ffi::sqlite3_extended_errcode(self.db.as_ptr());
+            let msg = ffi::sqlite3_errmsg(self.db.as_ptr());
+            let message = if msg.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(msg).to_string_lossy().into_owned()
+            };
+            (if code == 0 { rc } else { code }, message)
+        };
+        SqliteError { code, message }
+    }
+
+    /// Run SQL without parameters or rows (pragmas, BEGIN, COMMIT).
+    fn exec(&self, sql: &str) -> Result<(), SqliteError> {
+        let c_sql = CString::new(sql).map_err(|_| SqliteError::other("SQL holds a NUL"))?;
+        let mut errmsg: *mut c_char = std::ptr::null_mut();
+        // SAFETY: an open connection, NUL-terminated SQL, no callback; the error message
+        // SQLite allocates is copied, then freed with sqlite3_free.
+        let rc = unsafe {
+            ffi::sqlite3_exec(
+                self.db.as_ptr(),
+                c_sql.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                &mut errmsg,
+            )
+        };
+        if rc == ffi::SQLITE_OK {
+            return Ok(());
+        }
+        let mut e = self.error(rc);
+        if !errmsg.is_null() {
+            // SAFETY: set by sqlite3_exec to a NUL-terminated string it allocated.
+            unsafe {
+                e.message = CStr::from_ptr(errmsg).to_string_lossy().into_owned();
+                ffi::sqlite3_free(errmsg.cast());
+            }
+        }
+        Err(e)
+    }
+
+    /// True while no transaction is open (SQLite rolled a failed one back by itself).
+    fn autocommit(&self) -> bool {
+        // SAFETY: an open connection.
+        unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) != 0 }
+    }
+
+    /// Write a batch and answer every caller in it.
+    fn write(&mut self, mut batch: Vec<Job>) {
+        if batch.len() == 1 {
+            if let Some(job) = batch.pop() {
+                let rows = self.execute(&job.stmt).map_err(SqliteError::into_db_err);
+                let _ = job.reply.send(rows);
+            }
+            return;
+        }
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
+            let message = e.to_string();
+            for job in batch {
+                let _ = job
+                    .reply
+                    .send(Err(DbErr::Custom(format!("begin: {message}"))));
+            }
+            return;
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for job in &batch {
+            results.push(self.execute(&job.stmt));
+            if self.autocommit() {
+                // The statement's failure rolled back the whole transaction: none of the
+                // batch is written.
+                break;
+            }
+        }
+        let outcome = if self.autocommit() {
+            Err("the transaction was rolled back".to_owned())
+        } else {
+            self.exec("COMMIT").map_err(|e| {
+                let message = e.to_string();
+                let _ = self.exec("ROLLBACK");
+                message
+            })
+        };
+        match outcome {
+            Ok(()) => {
+                for (job, rows) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(rows.map_err(SqliteError::into_db_err));
+                }
+            }
+            Err(message) => {
+                let failed = results.iter().find_map(|r| r.as_ref().err());
+                let message = match failed {
+                    Some(e) => format!("{message}: {e}"),
+                    None => message,
+                };
+                for job in batch {
+                    let _ = job
+                        .reply
+                        .send(Err(DbErr::Custom(format!("commit: {message}"))));
+                }
+            }
+        }
+    }
+
+    /// The statement for `sql`, prepared once and kept.
+    fn prepare(&mut self, sql: &str) -> Result<NonNull<ffi::sqlite3_stmt>, SqliteError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(*s);
+        }
+        if self.prepared.len() >= MAX_PREPARED {
+            self.finalize_all();
+        }
+        let len = c_int::try_from(sql.len()).map_err(|_| SqliteError::other("SQL too long"))?;
+        let mut stmt = std::ptr::null_mut();
+        let mut tail: *const c_char = std::ptr::null();
+        // SAFETY: an open connection; `sql` is valid for `len` bytes (no NUL needed when
+        // the length is given); out-pointers are valid.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                self.db.as_ptr(),
+                sql.as_ptr().cast(),
+                len,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut stmt,
+                &mut tail,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.error(rc));
+        }
+        let stmt = NonNull::new(stmt).ok_or_else(|| SqliteError::other("empty statement"))?;
+        // SAFETY: `tail` points into `sql`, at or after its start.
+        let rest = unsafe { tail.offset_from(sql.as_ptr().cast()) } as usize;
+        if sql.get(rest..).is_some_and(|r| !r.trim().is_empty()) {
+            // SAFETY: the statement was just prepared and is not kept.
+            unsafe { ffi::sqlite3_finalize(stmt.as_ptr()) };
+            return Err(SqliteError::other("one statement at a time"));
+        }
+        self.prepared.insert(sql.to_owned(), stmt);
+        Ok(stmt)
+    }
+
+    fn finalize_all(&mut self) {
+        for (_, s) in self.prepared.drain() {
+            // SAFETY: each was prepared on this connection and is finalized once.
+            unsafe { ffi::sqlite3_finalize(s.as_ptr()) };
+        }
+    }
+
+    /// Bind `stmt`'s values, step it to the end and collect its rows.
+    fn execute(&mut self, stmt: &Statement) -> Result<Vec<Row>, SqliteError> {
+        let binds = match &stmt.values {
+            Some(values) => values
+                .0
+                .iter()
+                .map(bind_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(SqliteError::other)?,
+            None => Vec::new(),
+        };
+        let raw = self.prepare(&stmt.sql)?;
+        let s = raw.as_ptr();
+        // Reset on every way out, so the statement holds no lock and no bound value.
+        struct Reset(*mut ffi::sqlite3_stmt);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                // SAFETY: a live prepared statement of this connection.
+                unsafe {
+                    ffi::sqlite3_reset(self.0);
+                    ffi::sqlite3_clear_bindings(self.0);
+                }
+            }
+        }
+        let _reset = Reset(s);
+        // SAFETY: `s` is a live statement; text and blobs are copied by SQLite
+        // (SQLITE_TRANSIENT) before the call returns.
+        unsafe {
+            let expected = ffi::sqlite3_bind_parameter_count(s);
+            if expected as usize != binds.len() {
+                return Err(SqliteError::other(format!(
+                    "{} values for {expected} parameters",
+                    binds.len()
+                )));
+            }
+            for (i, b) in binds.iter().enumerate() {
+                let at = (i + 1) as c_int;
+                let rc = match b {
+                    Bind::Null => ffi::sqlite3_bind_null(s, at),
+                    Bind::Integer(v) => ffi::sqlite3_bind_int64(s, at, *v),
+                    Bind::Real(v) => ffi::sqlite3_bind_double(s, at, *v),
+                    Bind::Text(t) => ffi::sqlite3_bind_text64(
+                        s,
+                        at,
+                        t.as_ptr().cast(),
+                        t.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                    Bind::Blob(b) => ffi::sqlite3_bind_blob64(
+                        s,
+                        at,
+                        b.as_ptr().cast(),
+                        b.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                    ),
+                };
+                if rc != ffi::SQLITE_OK {
+                    return Err(self.error(rc));
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        let mut names: Option<Arc<[String]>> = None;
+        loop {
+            // SAFETY: a live statement with every parameter bound.
+            let rc = unsafe { ffi::sqlite3_step(s) };
+            match rc {
+                ffi::SQLITE_ROW => {
+                    let names = names.get_or_insert_with(|| column_names(s)).clone();
+                    let cells = (0..names.len()).map(|i| cell(s, i as c_int)).collect();
+                    rows.push(Row { names, cells });
+                }
+                ffi::SQLITE_DONE => return Ok(rows),
+                rc => return Err(self.error(rc)),
+            }
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.finalize_all();
+        // SAFETY: every statement is finalized; the handle is not used again.
+        unsafe { ffi::sqlite3_close(self.db.as_ptr()) };
+    }
+}
+
+fn column_names(s: *mut ffi::sqlite3_stmt) -> Arc<[String]> {
+    // SAFETY: a live statement that has a row; names are copied at once.
+    unsafe {
+        let n = ffi::sqlite3_column_count(s);
+        (0..n)
+            .map(|i| {
+                let p = ffi::sqlite3_column_name(s, i);
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Column `i` of the current row, copied.
+fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Cell {
+    // SAFETY: a live statement positioned on a row, `i` within its column count; the
+    // text and blob pointers are read (with their byte counts, fetched after them, as
+    // SQLite requires) before the next step or reset.
+    unsafe {
+        match ffi::sqlite3_column_type(s, i) {
+            ffi::SQLITE_INTEGER => Cell::Integer(ffi::sqlite3_column_int64(s, i)),
+            ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(s, i)),
+            ffi::SQLITE_TEXT => {
+                let p = ffi::sqlite3_column_text(s, i);
+                let n = ffi::sqlite3_column_bytes(s, i) as usize;
+                if p.is_null() {
+                    Cell::Text(String::new())
+                } else {
+                    let bytes = std::slice::from_raw_parts(p, n);
+                    Cell::Text(String::from_utf8_lossy(bytes).into_owned())
+                }
+            }
+            ffi::SQLITE_BLOB => {
+                let p = ffi::sqlite3_column_blob(s, i);
+                let n = ffi::sqlite3_column_bytes(s, i) as usize;
+                if p.is_null() {
+                    Cell::Blob(Vec::new())
+                } else {
+                    Cell::Blob(std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec())
+                }
+            }
+            _ => Cell::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! The writer against a real SQLite file, beside the sqlx pool that shares it.
+
+use super::*;
+use crate::store::{connect, is_unique_violation};
+use chrono::SubsecRound;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, TryGetable};
+use std::sync::atomic::Ordering;
+
+/// A migrated database file, its pool, and a writer on it.
+async fn setup() -> (DatabaseConnection, Writer, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("promptlab-w-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("w.db");
+    let db = connect(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+        .await
+        .unwrap();
+    let writer = Writer::open(file.to_str().unwrap()).unwrap();
+    (db, writer, dir)
+}
+
+fn insert(k: &str, n: i64) -> Statement {
+    Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO t (k, n) VALUES (?, ?) RETURNING n",
+        [k.into(), n.into()],
+    )
+}
+
+fn returned(rows: &[Row]) -> i64 {
+    assert_eq!(rows.len(), 1);
+    rows[0].get("n").unwrap()
+}
+
+async fn count(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT count(*) AS c FROM t",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    i64::try_get(&row, "", "c").unwrap()
+}
+
+/// The database's write lock, taken from the pool (by a transaction that inserted the
+/// row `lock`) and held until `release`.
+struct HeldLock {
+    release: tokio::sync::oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+async fn hold_write_lock(db: &DatabaseConnection) -> HeldLock {
+    let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
+    txn.execute_unprepared("INSERT INTO t (k, n) VALUES ('lock', -1)")
+        .await
+        .unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        let _ = released.await;
+        txn.commit().await.unwrap();
+    });
+    HeldLock { release, done }
+}
+
+impl HeldLock {
+    async fn release(self) {
+        let _ = self.release.send(());
+        self.done.await.unwrap();
+    }
+}
+
+/// Start `stmt` and wait until the writer has taken it: it is now waiting for the lock.
+async fn stuck_on(writer: &Arc<Writer>, stmt: Statement) -> tokio::task::JoinHandle<Rows> {
+    let before = writer.batches.load(Ordering::SeqCst);
+    let task = spawn_writes(writer, vec![stmt]).remove(0);
+    while writer.batches.load(Ordering::SeqCst) == before {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    task
+}
+
+/// Wait until `n` statements in all have been handed to the writer.
+async fn until_sent(writer: &Writer, n: usize) {
+    while writer.sent.load(Ordering::SeqCst) < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn spawn_writes(
+    writer: &Arc<Writer>,
+    statements: Vec<Statement>,
+) -> Vec<tokio::task::JoinHandle<Rows>> {
+    statements
+        .into_iter()
+        .map(|stmt| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.write(stmt).await })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lone_statement_is_written_at_once_and_committed() {
+    let (db, writer, _dir) = setup().await;
+    let rows = writer.write(insert("a", 7)).await.unwrap();
+    assert_eq!(returned(&rows), 7);
+    // Committed: the pool's connections see it.
+    assert_eq!(count(&db).await, 1);
+    assert_eq!(writer.batches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_that_arrive_during_a_write_share_one_transaction_and_keep_their_own_rows() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    let lock = hold_write_lock(&db).await;
+    let first = stuck_on(&writer, insert("first", 1000)).await;
+    let tasks = spawn_writes(
+        &writer,
+        (0..100).map(|i| insert(&format!("k{i}"), i)).collect(),
+    );
+    until_sent(&writer, 101).await;
+    lock.release().await;
+    assert_eq!(returned(&first.await.unwrap().unwrap()), 1000);
+    for (i, t) in tasks.into_iter().enumerate() {
+        assert_eq!(returned(&t.await.unwrap().unwrap()), i as i64);
+    }
+    // The first one alone, then all hundred in one transaction.
+    assert_eq!(writer.batches.load(Ordering::SeqCst), 2);
+    assert_eq!(count(&db).await, 102);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_statement_fails_alone_and_the_rest_of_its_batch_commits() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    writer.write(insert("taken", 0)).await.unwrap();
+    let lock = hold_write_lock(&db).await;
+    let first = stuck_on(&writer, insert("first", 1000)).await;
+    let tasks = spawn_writes(
+        &writer,
+        vec![insert("x1", 1), insert("taken", 2), insert("x3", 3)],
+    );
+    until_sent(&writer, 5).await;
+    lock.release().await;
+    first.await.unwrap().unwrap();
+    let results: Vec<Rows> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(writer.batches.load(Ordering::SeqCst), 3);
+    assert_eq!(returned(results[0].as_ref().unwrap()), 1);
+    // Reported the way sqlx reports it, so the run path's check reads it.
+    assert!(is_unique_violation(results[1].as_ref().unwrap_err()));
+    assert_eq!(returned(results[2].as_ref().unwrap()), 3);
+    // taken, lock, first, x1, x3.
+    assert_eq!(count(&db).await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_callers_each_get_their_own_committed_row() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    let tasks = spawn_writes(
+        &writer,
+        (0..500).map(|i| insert(&format!("c{i}"), i)).collect(),
+    );
+    for (i, t) in tasks.into_iter().enumerate() {
+        assert_eq!(returned(&t.await.unwrap().unwrap()), i as i64);
+    }
+    assert_eq!(count(&db).await, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_does_not_take_its_write_or_the_others_with_it() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    let lock = hold_write_lock(&db).await;
+    let first = stuck_on(&writer, insert("first", 1000)).await;
+    let gone = spawn_writes(&writer, vec![insert("gone", 1)]).remove(0);
+    let stays = spawn_writes(&writer, vec![insert("stays", 2)]).remove(0);
+    // Both are queued; the first caller goes away before anything is written.
+    until_sent(&writer, 3).await;
+    gone.abort();
+    assert!(gone.await.unwrap_err().is_cancelled());
+    lock.release().await;
+    first.await.unwrap().unwrap();
+    assert_eq!(returned(&stays.await.unwrap().unwrap()), 2);
+    // lock, first, gone (written all the same) and stays.
+    assert_eq!(count(&db).await, 4);
+    // And the writer goes on.
+    assert_eq!(returned(&writer.write(insert("next", 3)).await.unwrap()), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_for_another_connections_write_lock() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    let lock = hold_write_lock(&db).await;
+    let w = stuck_on(&writer, insert("w", 2)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!w.is_finished());
+    lock.release().await;
+    assert_eq!(returned(&w.await.unwrap().unwrap()), 2);
+    assert_eq!(count(&db).await, 2);
+}
+
+#[tokio::test]
+async fn bad_statements_are_errors_and_the_writer_goes_on() {
+    let (_db, writer, _dir) = setup().await;
+    let syntax = Statement::from_string(DatabaseBackend::Sqlite, "INSERT INTO nowhere VALUES (1)");
+    assert!(writer.write(syntax).await.is_err());
+    let two = Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1; SELECT 2");
+    assert!(writer.write(two).await.is_err());
+    let short = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO t (k, n) VALUES (?, ?)",
+        [1.into()],
+    );
+    assert!(writer.write(short).await.is_err());
+    let not_null = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO t (k, n) VALUES (?, ?)",
+        ["k".into(), Option::<i64>::None.into()],
+    );
+    assert!(writer.write(not_null).await.is_err());
+    assert_eq!(returned(&writer.write(insert("ok", 5)).await.unwrap()), 5);
+}
+
+/// Every kind of value the store writes, bound here and through sqlx, stores the same
+/// bytes: a row written by either matches the other's values in a query, and reads back
+/// the same through either.
+#[tokio::test]
+async fn values_are_stored_as_sqlx_stores_them() {
+    let (db, writer, _dir) = setup().await;
+    db.execute_unprepared(
+        "CREATE TABLE v (src TEXT PRIMARY KEY, id uuid_text NOT NULL, at timestamp_with_timezone_text, \
+         maybe_at timestamp_with_timezone_text, flag boolean NOT NULL, i integer, big bigint, \
+         f double, s text, none text, j json_text)",
+    )
+    .await
+    .unwrap();
+    let id = uuid::Uuid::new_v4();
+    // Nanoseconds as the clock gives them, and a whole second (sqlx prints no fraction).
+    let at = Utc::now();
+    let whole = at.trunc_subsecs(0);
+    let values = |src: &str| -> Vec<Value> {
+        vec![
+            src.into(),
+            id.into(),
+            at.into(),
+            Some(whole).into(),
+            true.into(),
+            (-7i32).into(),
+            (1i64 << 40).into(),
+            0.1f64.into(),
+            "tëxt 'quoted'".into(),
+            Option::<String>::None.into(),
+            serde_json::json!({"a": [1, "b"]}).into(),
+        ]
+    };
+    let sql = "INSERT INTO v (src, id, at, maybe_at, flag, i, big, f, s, none, j) \
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
+    let written = writer
+        .write(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            sql,
+            values("writer"),
+        ))
+        .await
+        .unwrap();
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        sql,
+        values("pool"),
+    ))
+    .await
+    .unwrap();
+    // The same stored bytes: a query bound by sqlx finds both rows, column by column.
+    for (col, v) in ["id", "at", "maybe_at", "flag", "i", "big", "f", "s", "j"]
+        .iter()
+        .zip(
+            values("")
+                .into_iter()
+                .skip(1)
+                .filter(|v| !matches!(v, Value::String(None))),
+        )
+    {
+        let found = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                format!("SELECT src FROM v WHERE {col} = ? AND typeof({col}) = (SELECT typeof({col}) FROM v WHERE src = 'pool')"),
+                [v],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2, "column {col}: the two rows differ");
+    }
+    // Read back through this module, both rows give the values written.
+    let pool_row = writer
+        .write(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "UPDATE v SET s = s WHERE src = 'pool' RETURNING *",
+        ))
+        .await
+        .unwrap();
+    for rows in [&written, &pool_row] {
+        let r = &rows[0];
+        assert_eq!(r.get::<uuid::Uuid>("id").unwrap(), id);
+        assert_eq!(r.get::<DateTime<Utc>>("at").unwrap(), at);
+        assert_eq!(
+            r.get::<Option<DateTime<Utc>>>("maybe_at").unwrap(),
+            Some(whole)
+        );
+        assert!(r.get::<bool>("flag").unwrap());
+        assert_eq!(r.get::<i32>("i").unwrap(), -7);
+        assert_eq!(r.get::<i64>("big").unwrap(), 1 << 40);
+        assert_eq!(r.get::<f64>("f").unwrap(), 0.1);
+        assert_eq!(r.get::<String>("s").unwrap(), "tëxt 'quoted'");
+        assert_eq!(r.get::<Option<String>>("none").unwrap(), None);
+        assert!(r.get::<i32>("s").is_err());
+        assert!(r.get::<i32>("missing").is_err());
+    }
+    // And through sqlx, the writer's row decodes to the same values.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT * FROM v WHERE src = 'writer'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(uuid::Uuid::try_get(&row, "", "id").unwrap(), id);
+    assert_eq!(DateTime::<Utc>::try_get(&row, "", "at").unwrap(), at);
+    assert!(bool::try_get(&row, "", "flag").unwrap());
+    assert_eq!(
+        serde_json::Value::try_get(&row, "", "j").unwrap(),
+        serde_json::json!({"a": [1, "b"]})
+    );
+}
