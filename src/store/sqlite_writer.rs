@@ -25,7 +25,8 @@
 //! timestamp as RFC 3339 text, a bool as 0 or 1), so rows written here and rows written
 //! through the pool read back the same, and compare equal in queries; the tests check it
 //! column by column. The connection has the pool's settings: WAL, `synchronous=NORMAL`,
-//! foreign keys on, a 5 s busy timeout, no automatic checkpoints, stable query plans.
+//! foreign keys on, a 5 s busy timeout, no automatic checkpoints, stable query plans; only
+//! its busy handler retries sooner than SQLite's own (see [`retry_when_busy`]).
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use libsqlite3_sys as ffi;
@@ -48,6 +49,41 @@ const MAX_PREPARED: usize = 64;
 
 /// How long a write waits for another connection's write lock (as the pool's do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a write waiting for the lock tries again: every [`BUSY_RETRY`] for the first
+/// [`BUSY_QUICK_TRIES`] tries, then every millisecond, for up to [`BUSY_TIMEOUT`] in all.
+/// SQLite's own busy handler sleeps 1 ms before its first retry (then 2, 5, 10 ms...),
+/// while the pool's writes that hold the lock (a heartbeat, a flush of partial output)
+/// mostly take a fraction of that: in the overhead benchmark about 1 write in 100 met
+/// one, and each of them paid the whole millisecond (bench/RESULTS.md).
+const BUSY_RETRY: Duration = Duration::from_micros(50);
+const BUSY_QUICK_TRIES: c_int = 40;
+
+std::thread_local! {
+    /// Retries of the writer thread's current batch while another connection held the lock.
+    static BUSY_RETRIES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The time slept before retry number `tries` (0-based) of one wait.
+fn busy_slept(tries: c_int) -> Duration {
+    let quick = tries.min(BUSY_QUICK_TRIES) as u32;
+    let slow = (tries - BUSY_QUICK_TRIES).max(0) as u32;
+    BUSY_RETRY * quick + Duration::from_millis(1) * slow
+}
+
+/// The writer's busy handler (see [`BUSY_RETRY`]); 0 tells SQLite to give up (`SQLITE_BUSY`).
+unsafe extern "C" fn retry_when_busy(_: *mut std::ffi::c_void, tries: c_int) -> c_int {
+    if busy_slept(tries) >= BUSY_TIMEOUT {
+        return 0;
+    }
+    BUSY_RETRIES.with(|n| n.set(n.get().saturating_add(1)));
+    std::thread::sleep(if tries < BUSY_QUICK_TRIES {
+        BUSY_RETRY
+    } else {
+        Duration::from_millis(1)
+    });
+    1
+}
 
 /// A value as SQLite stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,8 +384,10 @@ impl Writer {
                     counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let statements = batch.len();
                     let writing = std::time::Instant::now();
+                    BUSY_RETRIES.with(|n| n.set(0));
                     conn.write(batch);
-                    tracing::debug!(target: "promptlab::timing", statements, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
+                    let busy_retries = BUSY_RETRIES.with(|n| n.get());
+                    tracing::debug!(target: "promptlab::timing", statements, busy_retries, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
                 }
             })
             .map_err(|e| DbErr::Custom(format!("starting the SQLite writer: {e}")))?;
@@ -414,7 +452,7 @@ impl Connection {
         // SAFETY: an open connection; integer arguments.
         unsafe {
             ffi::sqlite3_extended_result_codes(db.as_ptr(), 1);
-            ffi::sqlite3_busy_timeout(db.as_ptr(), BUSY_TIMEOUT.as_millis() as c_int);
+            ffi::sqlite3_busy_handler(db.as_ptr(), Some(retry_when_busy), std::ptr::null_mut());
             ffi::sqlite3_db_config(
                 db.as_ptr(),
                 ffi::SQLITE_DBCONFIG_ENABLE_QPSG,

@@ -209,6 +209,18 @@ async fn a_write_waits_for_another_connections_write_lock() {
     assert_eq!(count(&db).await, 2);
 }
 
+#[test]
+fn a_busy_write_retries_quickly_then_every_millisecond_for_five_seconds() {
+    assert_eq!(busy_slept(0), Duration::ZERO);
+    assert_eq!(busy_slept(BUSY_QUICK_TRIES), Duration::from_millis(2));
+    assert_eq!(busy_slept(BUSY_QUICK_TRIES + 3), Duration::from_millis(5));
+    // SAFETY (both calls): the handler ignores its pointer argument.
+    let last = (BUSY_QUICK_TRIES + 4998) as c_int;
+    assert_eq!(busy_slept(last), BUSY_TIMEOUT);
+    assert_eq!(unsafe { retry_when_busy(std::ptr::null_mut(), last) }, 0);
+    assert_eq!(unsafe { retry_when_busy(std::ptr::null_mut(), 0) }, 1);
+}
+
 #[tokio::test]
 async fn bad_statements_are_errors_and_the_writer_goes_on() {
     let (_db, writer, _dir) = setup().await;
