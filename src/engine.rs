@@ -28,6 +28,7 @@ impl Engine {
         let db = crate::store::connect(&config.database_url).await?;
         let checkpoints = crate::store::checkpoints(&db, &config.database_url).map(Arc::new);
         let commits = crate::store::group_commit::GroupCommit::open(&db, &config.database_url)
+            .await
             .map_err(crate::store::db_error("open the run writer"))?;
         Ok(Self {
             _checkpoints: checkpoints,
@@ -121,8 +122,10 @@ impl Engine {
         crate::auth::authorize(&self.db, who.user.id, project, action).await
     }
 
-    /// Release the database pool.
+    /// Close the run writer (after what was handed to it is written), then release the
+    /// database pool.
     pub async fn close(self) {
+        self.runtime.commits.close().await;
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool");
         }

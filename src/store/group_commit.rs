@@ -10,6 +10,7 @@ use super::sqlite_writer::{FromRow, Writer};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, StatementBuilder,
 };
+use std::str::FromStr;
 
 /// Where the run path writes; one per process.
 #[derive(Default)]
@@ -19,13 +20,29 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// The writes of the database at `url` that `db` is connected to: on a SQLite file,
-    /// through a writer thread opened here.
-    pub fn open(db: &DatabaseConnection, url: &str) -> Result<Self, DbErr> {
-        let writer = match (db.get_database_backend(), super::sqlite_path(url)) {
-            (DatabaseBackend::Sqlite, Some(path)) => Some(Writer::open(path)?),
-            _ => None,
-        };
-        Ok(Self { writer })
+    /// through a writer thread opened here on the file sqlx opened (its reading of the
+    /// URL: percent-decoding, `file:` names). A read-only URL (`mode=ro`) gets no writer:
+    /// its writes go to the pool, which refuses them.
+    pub async fn open(db: &DatabaseConnection, url: &str) -> Result<Self, DbErr> {
+        if db.get_database_backend() != DatabaseBackend::Sqlite
+            || super::sqlite_path(url).is_none()
+            || url.contains("mode=ro")
+        {
+            return Ok(Self::default());
+        }
+        let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+        let writer = Writer::open(options.get_filename()).await?;
+        Ok(Self {
+            writer: Some(writer),
+        })
+    }
+
+    /// Write what was handed over, then close the writer's connection (at shutdown).
+    pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
     }
 
     /// Execute `query` (a write with `RETURNING`) and return its first row, committed.

@@ -13,20 +13,30 @@
 //! fill: a statement that finds the thread idle is written at once, alone, so a quiet
 //! server adds no latency; batches form only while a write is in progress.
 //!
-//! Each statement keeps its own outcome: in SQLite a statement that fails (a unique key
-//! taken, say) undoes only itself, and the rest of the transaction goes on. If SQLite
-//! rolled the whole transaction back instead (a full disk, say), or the commit fails,
-//! every statement of the batch gets the error. A caller's rows are only handed over once
-//! the transaction has committed, so nothing is reported written that a crash could lose.
-//! A caller that goes away does not take its statement back: it is written all the same,
-//! as it would be if the caller had gone away a moment later.
+//! Each statement keeps its own outcome: in SQLite a statement that fails on a constraint
+//! (a unique key taken, say) undoes only itself, and the rest of the transaction goes on.
+//! After errors that can leave the transaction in doubt (a full disk, an I/O error, out of
+//! memory), or when SQLite rolled it back by itself, or when the commit fails, the batch is
+//! rolled back and every statement of it gets the error, with SQLite's code. A caller's
+//! rows are only handed over once the transaction has committed: with WAL and
+//! `synchronous=NORMAL`, as for the pool, a committed write survives the process being
+//! killed (the crash test), though not a power cut before the next checkpoint's sync. A
+//! caller that goes away does not take its statement back: it is written all the same, as
+//! it would be if the caller had gone away a moment later.
+//!
+//! The thread opens its connection itself (a locked database can keep that waiting). If a
+//! batch panics, or SQLite reports the connection unusable (the file moved, an I/O error,
+//! a transaction that would not end), the thread opens a new one before the next batch.
+//! [`Writer::close`] (at shutdown) writes what was handed over, then closes the
+//! connection.
 //!
 //! Values are bound exactly as sqlx binds them through sea-orm (a UUID as its 16 bytes, a
 //! timestamp as RFC 3339 text, a bool as 0 or 1), so rows written here and rows written
 //! through the pool read back the same, and compare equal in queries; the tests check it
-//! column by column. The connection has the pool's settings: WAL, `synchronous=NORMAL`,
-//! foreign keys on, a 5 s busy timeout, no automatic checkpoints, stable query plans; only
-//! its busy handler retries sooner than SQLite's own (see [`retry_when_busy`]).
+//! column by column. The connection is opened on the file sqlx opened, with the pool's
+//! settings: WAL, `synchronous=NORMAL`, foreign keys on, no automatic checkpoints, stable
+//! query plans, and a 5 s wait for another connection's lock; only its busy handler
+//! retries sooner than SQLite's own (see [`BUSY_RETRY`]).
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use libsqlite3_sys as ffi;
@@ -36,6 +46,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int};
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -50,39 +61,53 @@ const MAX_PREPARED: usize = 64;
 /// How long a write waits for another connection's write lock (as the pool's do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How a write waiting for the lock tries again: every [`BUSY_RETRY`] for the first
-/// [`BUSY_QUICK_TRIES`] tries, then every millisecond, for up to [`BUSY_TIMEOUT`] in all.
-/// SQLite's own busy handler sleeps 1 ms before its first retry (then 2, 5, 10 ms...),
-/// while the pool's writes that hold the lock (a heartbeat, a flush of partial output)
-/// mostly take a fraction of that: in the overhead benchmark about 1 write in 100 met
-/// one, and each of them paid the whole millisecond (bench/RESULTS.md).
+/// How a write waiting for the lock tries again: every [`BUSY_RETRY`] (asked of the OS;
+/// with timer slack about 0.1 ms) for the first [`BUSY_QUICK`] of the wait, then every
+/// millisecond, until [`BUSY_TIMEOUT`] has passed. SQLite's own busy handler sleeps 1 ms
+/// before its first retry (then 2, 5, 10 ms...), while the pool's writes that hold the lock
+/// (a heartbeat, a flush of partial output) mostly take a fraction of that: in the
+/// overhead benchmark about 1 write in 100 met one, and each of them paid the whole
+/// millisecond (bench/RESULTS.md).
 const BUSY_RETRY: Duration = Duration::from_micros(50);
-const BUSY_QUICK_TRIES: c_int = 40;
+const BUSY_QUICK: Duration = Duration::from_millis(2);
 
 std::thread_local! {
     /// Retries of the writer thread's current batch while another connection held the lock.
     static BUSY_RETRIES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// When the current wait for the lock began.
+    static BUSY_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
 
-/// The time slept before retry number `tries` (0-based) of one wait.
-fn busy_slept(tries: c_int) -> Duration {
-    let quick = tries.min(BUSY_QUICK_TRIES) as u32;
-    let slow = (tries - BUSY_QUICK_TRIES).max(0) as u32;
-    BUSY_RETRY * quick + Duration::from_millis(1) * slow
+/// After `waited`: `None` to give up, else how long to sleep before the next try.
+fn busy_pause(waited: Duration) -> Option<Duration> {
+    if waited >= BUSY_TIMEOUT {
+        None
+    } else if waited < BUSY_QUICK {
+        Some(BUSY_RETRY)
+    } else {
+        Some(Duration::from_millis(1))
+    }
 }
 
 /// The writer's busy handler (see [`BUSY_RETRY`]); 0 tells SQLite to give up (`SQLITE_BUSY`).
+/// `tries` is 0 at the start of each wait.
 unsafe extern "C" fn retry_when_busy(_: *mut std::ffi::c_void, tries: c_int) -> c_int {
-    if busy_slept(tries) >= BUSY_TIMEOUT {
-        return 0;
-    }
-    BUSY_RETRIES.with(|n| n.set(n.get().saturating_add(1)));
-    std::thread::sleep(if tries < BUSY_QUICK_TRIES {
-        BUSY_RETRY
-    } else {
-        Duration::from_millis(1)
+    let now = std::time::Instant::now();
+    let since = BUSY_SINCE.with(|s| match s.get() {
+        Some(t) if tries > 0 => t,
+        _ => {
+            s.set(Some(now));
+            now
+        }
     });
-    1
+    match busy_pause(now - since) {
+        None => 0,
+        Some(pause) => {
+            BUSY_RETRIES.with(|n| n.set(n.get().saturating_add(1)));
+            std::thread::sleep(pause);
+            1
+        }
+    }
 }
 
 /// A value as SQLite stores it.
@@ -250,6 +275,8 @@ fn bind_value(v: &Value) -> Result<Bind, String> {
         Value::Float(f) => opt(f, |f| Bind::Real(f64::from(*f))),
         Value::Double(f) => opt(f, |f| Bind::Real(*f)),
         Value::String(s) => opt(s, |s| Bind::Text(s.to_string())),
+        Value::Enum(sea_orm::sea_query::OptionEnum::Some(e)) => Bind::Text(e.value.to_string()),
+        Value::Enum(sea_orm::sea_query::OptionEnum::None(_)) => Bind::Null,
         Value::Char(c) => opt(c, |c| Bind::Text(c.to_string())),
         Value::Bytes(b) => opt(b, |b| Bind::Blob(b.to_vec())),
         Value::Uuid(u) => opt(u, |u| Bind::Blob(u.as_bytes().to_vec())),
@@ -346,10 +373,17 @@ struct Job {
     reply: oneshot::Sender<Rows>,
 }
 
-/// The writer: a handle to its thread. The thread ends (and closes its connection) when
-/// the last handle is dropped.
+enum Message {
+    Write(Job),
+    /// Finish what was sent before, close the connection and end the thread.
+    Close,
+}
+
+/// The writer: a handle to its thread. The thread ends, and closes its connection, on
+/// [`Writer::close`] or when the handle is dropped.
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    inbox: mpsc::Sender<Message>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Transactions written (a lone statement counts as one), for the tests.
     #[cfg(test)]
     batches: Arc<std::sync::atomic::AtomicUsize>,
@@ -359,24 +393,40 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Open a connection to the SQLite file at `path` (created and migrated already) and
-    /// start its thread.
-    pub fn open(path: &str) -> Result<Self, DbErr> {
-        let conn = Connection::open(path).map_err(SqliteError::into_db_err)?;
-        let (jobs, inbox) = mpsc::channel::<Job>();
+    /// Start the thread and open its connection to the SQLite file at `path` (created and
+    /// migrated already). The connection is opened on that thread: a locked database can
+    /// keep it waiting up to the busy timeout.
+    pub async fn open(path: &Path) -> Result<Self, DbErr> {
+        let (inbox, messages) = mpsc::channel::<Message>();
+        let (opened, open_result) = oneshot::channel();
         #[cfg(test)]
         let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         #[cfg(test)]
         let counted = batches.clone();
-        std::thread::Builder::new()
+        let path = path.to_owned();
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                let mut conn = conn;
-                while let Ok(first) = inbox.recv() {
+                let mut conn = match Connection::open(&path) {
+                    Ok(c) => {
+                        let _ = opened.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok(Message::Write(first)) = messages.recv() {
                     let mut batch = vec![first];
+                    let mut closing = false;
                     while batch.len() < MAX_BATCH {
-                        match inbox.try_recv() {
-                            Ok(job) => batch.push(job),
+                        match messages.try_recv() {
+                            Ok(Message::Write(job)) => batch.push(job),
+                            Ok(Message::Close) => {
+                                closing = true;
+                                break;
+                            }
                             Err(_) => break,
                         }
                     }
@@ -385,14 +435,34 @@ impl Writer {
                     let statements = batch.len();
                     let writing = std::time::Instant::now();
                     BUSY_RETRIES.with(|n| n.set(0));
-                    conn.write(batch);
+                    let written =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.write(batch)));
                     let busy_retries = BUSY_RETRIES.with(|n| n.get());
                     tracing::debug!(target: "promptlab::timing", statements, busy_retries, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
+                    // A panic (its callers were answered with an error when their replies
+                    // were dropped) or a connection SQLite no longer can use (the file
+                    // moved or replaced, an I/O error): start over with a new connection.
+                    if written.is_err() || conn.broken.get() {
+                        tracing::error!(panicked = written.is_err(), "the SQLite writer reopens its connection");
+                        match Connection::open(&path) {
+                            Ok(c) => conn = c,
+                            Err(e) => tracing::error!(error = %e, "reopening the SQLite writer's connection failed; retrying at the next write"),
+                        }
+                    }
+                    if closing {
+                        break;
+                    }
                 }
             })
             .map_err(|e| DbErr::Custom(format!("starting the SQLite writer: {e}")))?;
+        match open_result.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into_db_err()),
+            Err(_) => return Err(DbErr::Custom("the SQLite writer did not start".into())),
+        }
         Ok(Self {
-            jobs,
+            inbox,
+            thread: std::sync::Mutex::new(Some(thread)),
             #[cfg(test)]
             batches,
             #[cfg(test)]
@@ -403,8 +473,8 @@ impl Writer {
     /// Execute `stmt` (a write, usually with `RETURNING`) and return its rows, committed.
     pub async fn write(&self, stmt: Statement) -> Rows {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { stmt, reply })
+        self.inbox
+            .send(Message::Write(Job { stmt, reply }))
             .map_err(|_| DbErr::Custom("the SQLite writer has stopped".into()))?;
         #[cfg(test)]
         self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -412,21 +482,62 @@ impl Writer {
             .await
             .map_err(|_| DbErr::Custom("the SQLite writer dropped a write".into()))?
     }
+
+    /// Write what was sent before, then close the connection and end the thread; later
+    /// writes are refused. Waits for the thread (off the async runtime's threads).
+    pub async fn close(&self) {
+        let _ = self.inbox.send(Message::Close);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The thread finishes what was sent, then ends; nobody waits for it here.
+        let _ = self.inbox.send(Message::Close);
+    }
 }
 
 /// The writer thread's connection and its prepared statements.
 struct Connection {
     db: NonNull<ffi::sqlite3>,
     prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+    /// SQLite reported an error after which this connection is not to be trusted (the file
+    /// moved or unreadable, an I/O error, a transaction that would not end): the thread
+    /// opens a new one.
+    broken: std::cell::Cell<bool>,
 }
 
-// SAFETY: the connection is opened on the caller's thread and then used only by the
-// writer thread it is moved into; SQLite allows a connection to move between threads
-// as long as it is not used by two at once.
-unsafe impl Send for Connection {}
+/// Errors after which the connection is replaced.
+fn fatal(code: c_int) -> bool {
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_IOERR | ffi::SQLITE_CORRUPT | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOTADB
+    ) || code == ffi::SQLITE_READONLY_DBMOVED
+}
+
+/// Statement errors after which SQLite advises rolling the transaction back, whether or
+/// not it did so itself.
+fn rolls_back(code: c_int) -> bool {
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_FULL
+            | ffi::SQLITE_IOERR
+            | ffi::SQLITE_NOMEM
+            | ffi::SQLITE_BUSY
+            | ffi::SQLITE_INTERRUPT
+            | ffi::SQLITE_CORRUPT
+    )
+}
 
 impl Connection {
-    fn open(path: &str) -> Result<Self, SqliteError> {
+    fn open(path: &Path) -> Result<Self, SqliteError> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| SqliteError::other("the database path is not UTF-8"))?;
         let c_path =
             CString::new(path).map_err(|_| SqliteError::other("the database path holds a NUL"))?;
         let mut db = std::ptr::null_mut();
@@ -445,6 +556,7 @@ impl Connection {
         let conn = Self {
             db,
             prepared: HashMap::new(),
+            broken: std::cell::Cell::new(false),
         };
         if rc != ffi::SQLITE_OK {
             return Err(conn.error(rc));
@@ -480,6 +592,9 @@ impl Connection {
             };
             (if code == 0 { rc } else { code }, message)
         };
+        if fatal(code) {
+            self.broken.set(true);
+        }
         SqliteError { code, message }
     }
 
@@ -520,6 +635,15 @@ impl Connection {
 
     /// Write a batch and answer every caller in it.
     fn write(&mut self, mut batch: Vec<Job>) {
+        if !self.autocommit() {
+            // A transaction left open (a ROLLBACK that failed): end it before anything else,
+            // or statements would seem committed inside it.
+            let _ = self.exec("ROLLBACK");
+            if !self.autocommit() {
+                self.broken.set(true);
+                return fail_all(batch, &SqliteError::other("a transaction would not end"));
+            }
+        }
         if batch.len() == 1 {
             if let Some(job) = batch.pop() {
                 let rows = self.execute(&job.stmt).map_err(SqliteError::into_db_err);
@@ -528,50 +652,37 @@ impl Connection {
             return;
         }
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
-            let message = e.to_string();
-            for job in batch {
-                let _ = job
-                    .reply
-                    .send(Err(DbErr::Custom(format!("begin: {message}"))));
-            }
-            return;
+            return fail_all(batch, &e);
         }
         let mut results = Vec::with_capacity(batch.len());
+        let mut failed = None;
         for job in &batch {
-            results.push(self.execute(&job.stmt));
-            if self.autocommit() {
-                // The statement's failure rolled back the whole transaction: none of the
-                // batch is written.
-                break;
+            match self.execute(&job.stmt) {
+                Err(e) if rolls_back(e.code) || self.autocommit() => {
+                    // The whole transaction goes (SQLite may have rolled it back already):
+                    // none of the batch is written.
+                    failed = Some(e);
+                    break;
+                }
+                r => results.push(r),
             }
         }
-        let outcome = if self.autocommit() {
-            Err("the transaction was rolled back".to_owned())
-        } else {
-            self.exec("COMMIT").map_err(|e| {
-                let message = e.to_string();
-                let _ = self.exec("ROLLBACK");
-                message
-            })
-        };
-        match outcome {
-            Ok(()) => {
-                for (job, rows) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(rows.map_err(SqliteError::into_db_err));
+        if failed.is_none() {
+            match self.exec("COMMIT") {
+                Ok(()) => {
+                    for (job, rows) in batch.into_iter().zip(results) {
+                        let _ = job.reply.send(rows.map_err(SqliteError::into_db_err));
+                    }
+                    return;
                 }
+                Err(e) => failed = Some(e),
             }
-            Err(message) => {
-                let failed = results.iter().find_map(|r| r.as_ref().err());
-                let message = match failed {
-                    Some(e) => format!("{message}: {e}"),
-                    None => message,
-                };
-                for job in batch {
-                    let _ = job
-                        .reply
-                        .send(Err(DbErr::Custom(format!("commit: {message}"))));
-                }
-            }
+        }
+        if !self.autocommit() {
+            let _ = self.exec("ROLLBACK");
+        }
+        if let Some(e) = failed {
+            fail_all(batch, &e);
         }
     }
 
@@ -690,13 +801,27 @@ impl Connection {
             match rc {
                 ffi::SQLITE_ROW => {
                     let names = names.get_or_insert_with(|| column_names(s)).clone();
-                    let cells = (0..names.len()).map(|i| cell(s, i as c_int)).collect();
+                    let cells = (0..names.len())
+                        .map(|i| cell(s, i as c_int))
+                        .collect::<Result<_, _>>()?;
                     rows.push(Row { names, cells });
                 }
                 ffi::SQLITE_DONE => return Ok(rows),
                 rc => return Err(self.error(rc)),
             }
         }
+    }
+}
+
+/// Answer every caller of a batch that was not written with `e` (its code kept, so a
+/// busy database still reads as one).
+fn fail_all(batch: Vec<Job>, e: &SqliteError) {
+    for job in batch {
+        let e = SqliteError {
+            code: e.code,
+            message: format!("the batch was not written: {}", e.message),
+        };
+        let _ = job.reply.send(Err(e.into_db_err()));
     }
 }
 
@@ -726,19 +851,24 @@ fn column_names(s: *mut ffi::sqlite3_stmt) -> Arc<[String]> {
 }
 
 /// Column `i` of the current row, copied.
-fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Cell {
+fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Result<Cell, SqliteError> {
+    let out_of_memory = || SqliteError {
+        code: ffi::SQLITE_NOMEM,
+        message: "out of memory reading a returned row".into(),
+    };
     // SAFETY: a live statement positioned on a row, `i` within its column count; the
     // text and blob pointers are read (with their byte counts, fetched after them, as
     // SQLite requires) before the next step or reset.
-    unsafe {
+    Ok(unsafe {
         match ffi::sqlite3_column_type(s, i) {
             ffi::SQLITE_INTEGER => Cell::Integer(ffi::sqlite3_column_int64(s, i)),
             ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(s, i)),
             ffi::SQLITE_TEXT => {
                 let p = ffi::sqlite3_column_text(s, i);
                 let n = ffi::sqlite3_column_bytes(s, i) as usize;
+                // Text, even empty, has a pointer; none means SQLite ran out of memory.
                 if p.is_null() {
-                    Cell::Text(String::new())
+                    return Err(out_of_memory());
                 } else {
                     let bytes = std::slice::from_raw_parts(p, n);
                     Cell::Text(String::from_utf8_lossy(bytes).into_owned())
@@ -747,7 +877,9 @@ fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Cell {
             ffi::SQLITE_BLOB => {
                 let p = ffi::sqlite3_column_blob(s, i);
                 let n = ffi::sqlite3_column_bytes(s, i) as usize;
-                if p.is_null() {
+                if p.is_null() && n > 0 {
+                    return Err(out_of_memory());
+                } else if p.is_null() {
                     Cell::Blob(Vec::new())
                 } else {
                     Cell::Blob(std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec())
@@ -755,7 +887,7 @@ fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Cell {
             }
             _ => Cell::Null,
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -287,7 +287,8 @@ async fn raw_sqlite(runs: usize, driver: RawDriver) -> Res<f64> {
     let writer = match driver {
         RawDriver::Pool => None,
         RawDriver::Writer => Some(std::sync::Arc::new(
-            promptlab::store::sqlite_writer::Writer::open(&file.to_string_lossy())
+            promptlab::store::sqlite_writer::Writer::open(&file)
+                .await
                 .map_err(|e| e.to_string())?,
         )),
     };

@@ -16,7 +16,7 @@ async fn setup() -> (DatabaseConnection, Writer, std::path::PathBuf) {
     db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
         .await
         .unwrap();
-    let writer = Writer::open(file.to_str().unwrap()).unwrap();
+    let writer = Writer::open(&file).await.unwrap();
     (db, writer, dir)
 }
 
@@ -211,14 +211,55 @@ async fn a_write_waits_for_another_connections_write_lock() {
 
 #[test]
 fn a_busy_write_retries_quickly_then_every_millisecond_for_five_seconds() {
-    assert_eq!(busy_slept(0), Duration::ZERO);
-    assert_eq!(busy_slept(BUSY_QUICK_TRIES), Duration::from_millis(2));
-    assert_eq!(busy_slept(BUSY_QUICK_TRIES + 3), Duration::from_millis(5));
-    // SAFETY (both calls): the handler ignores its pointer argument.
-    let last = (BUSY_QUICK_TRIES + 4998) as c_int;
-    assert_eq!(busy_slept(last), BUSY_TIMEOUT);
-    assert_eq!(unsafe { retry_when_busy(std::ptr::null_mut(), last) }, 0);
-    assert_eq!(unsafe { retry_when_busy(std::ptr::null_mut(), 0) }, 1);
+    assert_eq!(busy_pause(Duration::ZERO), Some(BUSY_RETRY));
+    assert_eq!(busy_pause(Duration::from_micros(1999)), Some(BUSY_RETRY));
+    assert_eq!(busy_pause(BUSY_QUICK), Some(Duration::from_millis(1)));
+    assert_eq!(
+        busy_pause(Duration::from_millis(4999)),
+        Some(Duration::from_millis(1))
+    );
+    assert_eq!(busy_pause(BUSY_TIMEOUT), None);
+}
+
+#[tokio::test]
+async fn closing_writes_what_was_handed_over_then_refuses() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    let lock = hold_write_lock(&db).await;
+    let first = stuck_on(&writer, insert("first", 1)).await;
+    let queued = spawn_writes(&writer, vec![insert("queued", 2)]).remove(0);
+    until_sent(&writer, 2).await;
+    let closing = {
+        let w = writer.clone();
+        tokio::spawn(async move { w.close().await })
+    };
+    lock.release().await;
+    closing.await.unwrap();
+    assert_eq!(returned(&first.await.unwrap().unwrap()), 1);
+    assert_eq!(returned(&queued.await.unwrap().unwrap()), 2);
+    assert!(writer.write(insert("late", 3)).await.is_err());
+    assert_eq!(count(&db).await, 3);
+}
+
+/// A transaction left open on the writer's connection (here by a statement that opens
+/// one) is rolled back before the next write, which is then really committed.
+#[tokio::test]
+async fn a_transaction_left_open_is_ended_before_the_next_write() {
+    let (db, writer, _dir) = setup().await;
+    let begin = Statement::from_string(DatabaseBackend::Sqlite, "BEGIN");
+    writer.write(begin).await.unwrap();
+    assert_eq!(
+        returned(&writer.write(insert("after", 1)).await.unwrap()),
+        1
+    );
+    // Visible to the pool: committed, not waiting inside the open transaction.
+    assert_eq!(count(&db).await, 1);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_there_is_an_error_at_open() {
+    let dir = std::env::temp_dir().join(format!("promptlab-w-{}", uuid::Uuid::new_v4()));
+    assert!(Writer::open(&dir.join("missing.db")).await.is_err());
 }
 
 #[tokio::test]
