@@ -3,6 +3,8 @@
 use super::*;
 use crate::store::{connect, is_unique_violation};
 use chrono::SubsecRound;
+use chrono::{DateTime, Utc};
+use sea_orm::Value;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, TryGetable};
 use std::sync::atomic::Ordering;
 

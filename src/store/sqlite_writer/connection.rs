@@ -1,0 +1,455 @@
+//! The writer thread's SQLite connection: opened with the pool's settings and its own busy
+//! handler, statements prepared once, batches written in one transaction.
+
+use super::values::{bind_value, Bind, Cell, Row};
+use super::{Job, SqliteError, BUSY_TIMEOUT};
+use libsqlite3_sys as ffi;
+use sea_orm::Statement;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Prepared statements kept per connection; the run path uses a handful.
+const MAX_PREPARED: usize = 64;
+
+/// How a write waiting for the lock tries again: every [`BUSY_RETRY`] (asked of the OS;
+/// with timer slack about 0.1 ms) for the first [`BUSY_QUICK`] of the wait, then every
+/// millisecond, until [`BUSY_TIMEOUT`] has passed. SQLite's own busy handler sleeps 1 ms
+/// before its first retry (then 2, 5, 10 ms...), while the pool's writes that hold the lock
+/// (a heartbeat, a flush of partial output) mostly take a fraction of that: in the
+/// overhead benchmark about 1 write in 100 met one, and each of them paid the whole
+/// millisecond (bench/RESULTS.md).
+pub(super) const BUSY_RETRY: Duration = Duration::from_micros(50);
+pub(super) const BUSY_QUICK: Duration = Duration::from_millis(2);
+
+std::thread_local! {
+    /// Retries of the writer thread's current batch while another connection held the lock.
+    pub(super) static BUSY_RETRIES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// When the current wait for the lock began.
+    static BUSY_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// After `waited`: `None` to give up, else how long to sleep before the next try.
+pub(super) fn busy_pause(waited: Duration) -> Option<Duration> {
+    if waited >= BUSY_TIMEOUT {
+        None
+    } else if waited < BUSY_QUICK {
+        Some(BUSY_RETRY)
+    } else {
+        Some(Duration::from_millis(1))
+    }
+}
+
+/// The writer's busy handler (see [`BUSY_RETRY`]); 0 tells SQLite to give up (`SQLITE_BUSY`).
+/// `tries` is 0 at the start of each wait.
+unsafe extern "C" fn retry_when_busy(_: *mut std::ffi::c_void, tries: c_int) -> c_int {
+    let now = std::time::Instant::now();
+    let since = BUSY_SINCE.with(|s| match s.get() {
+        Some(t) if tries > 0 => t,
+        _ => {
+            s.set(Some(now));
+            now
+        }
+    });
+    match busy_pause(now - since) {
+        None => 0,
+        Some(pause) => {
+            BUSY_RETRIES.with(|n| n.set(n.get().saturating_add(1)));
+            std::thread::sleep(pause);
+            1
+        }
+    }
+}
+
+/// The writer thread's connection and its prepared statements.
+pub(super) struct Connection {
+    db: NonNull<ffi::sqlite3>,
+    prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+    /// SQLite reported an error after which this connection is not to be trusted (the file
+    /// moved or unreadable, an I/O error, a transaction that would not end): the thread
+    /// opens a new one.
+    pub(super) broken: std::cell::Cell<bool>,
+}
+
+/// Errors after which the connection is replaced.
+fn fatal(code: c_int) -> bool {
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_IOERR | ffi::SQLITE_CORRUPT | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOTADB
+    ) || code == ffi::SQLITE_READONLY_DBMOVED
+}
+
+/// Statement errors after which SQLite advises rolling the transaction back, whether or
+/// not it did so itself.
+fn rolls_back(code: c_int) -> bool {
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_FULL
+            | ffi::SQLITE_IOERR
+            | ffi::SQLITE_NOMEM
+            | ffi::SQLITE_BUSY
+            | ffi::SQLITE_INTERRUPT
+            | ffi::SQLITE_CORRUPT
+    )
+}
+
+impl Connection {
+    pub(super) fn open(path: &Path) -> Result<Self, SqliteError> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| SqliteError::other("the database path is not UTF-8"))?;
+        let c_path =
+            CString::new(path).map_err(|_| SqliteError::other("the database path holds a NUL"))?;
+        let mut db = std::ptr::null_mut();
+        // SAFETY: valid NUL-terminated path and out-pointer; the default VFS.
+        let rc = unsafe {
+            ffi::sqlite3_open_v2(
+                c_path.as_ptr(),
+                &mut db,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
+                std::ptr::null(),
+            )
+        };
+        let Some(db) = NonNull::new(db) else {
+            return Err(SqliteError::other("out of memory opening the database"));
+        };
+        let conn = Self {
+            db,
+            prepared: HashMap::new(),
+            broken: std::cell::Cell::new(false),
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // SAFETY: an open connection; integer arguments.
+        unsafe {
+            ffi::sqlite3_extended_result_codes(db.as_ptr(), 1);
+            ffi::sqlite3_busy_handler(db.as_ptr(), Some(retry_when_busy), std::ptr::null_mut());
+            ffi::sqlite3_db_config(
+                db.as_ptr(),
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                std::ptr::null_mut::<c_int>(),
+            );
+        }
+        conn.exec(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        Ok(conn)
+    }
+
+    /// The connection's last error, for result code `rc`.
+    fn error(&self, rc: c_int) -> SqliteError {
+        // SAFETY: an open connection; the message is copied before the next call.
+        let (code, message) = unsafe {
+            let code = ffi::sqlite3_extended_errcode(self.db.as_ptr());
+            let msg = ffi::sqlite3_errmsg(self.db.as_ptr());
+            let message = if msg.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(msg).to_string_lossy().into_owned()
+            };
+            (if code == 0 { rc } else { code }, message)
+        };
+        if fatal(code) {
+            self.broken.set(true);
+        }
+        SqliteError { code, message }
+    }
+
+    /// Run SQL without parameters or rows (pragmas, BEGIN, COMMIT).
+    fn exec(&self, sql: &str) -> Result<(), SqliteError> {
+        let c_sql = CString::new(sql).map_err(|_| SqliteError::other("SQL holds a NUL"))?;
+        let mut errmsg: *mut c_char = std::ptr::null_mut();
+        // SAFETY: an open connection, NUL-terminated SQL, no callback; the error message
+        // SQLite allocates is copied, then freed with sqlite3_free.
+        let rc = unsafe {
+            ffi::sqlite3_exec(
+                self.db.as_ptr(),
+                c_sql.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                &mut errmsg,
+            )
+        };
+        if rc == ffi::SQLITE_OK {
+            return Ok(());
+        }
+        let mut e = self.error(rc);
+        if !errmsg.is_null() {
+            // SAFETY: set by sqlite3_exec to a NUL-terminated string it allocated.
+            unsafe {
+                e.message = CStr::from_ptr(errmsg).to_string_lossy().into_owned();
+                ffi::sqlite3_free(errmsg.cast());
+            }
+        }
+        Err(e)
+    }
+
+    /// True while no transaction is open (SQLite rolled a failed one back by itself).
+    fn autocommit(&self) -> bool {
+        // SAFETY: an open connection.
+        unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) != 0 }
+    }
+
+    /// Write a batch and answer every caller in it.
+    pub(super) fn write(&mut self, mut batch: Vec<Job>) {
+        if !self.autocommit() {
+            // A transaction left open (a ROLLBACK that failed): end it before anything else,
+            // or statements would seem committed inside it.
+            let _ = self.exec("ROLLBACK");
+            if !self.autocommit() {
+                self.broken.set(true);
+                return fail_all(batch, &SqliteError::other("a transaction would not end"));
+            }
+        }
+        if batch.len() == 1 {
+            if let Some(job) = batch.pop() {
+                let rows = self.execute(&job.stmt).map_err(SqliteError::into_db_err);
+                let _ = job.reply.send(rows);
+            }
+            return;
+        }
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
+            return fail_all(batch, &e);
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        let mut failed = None;
+        for job in &batch {
+            match self.execute(&job.stmt) {
+                Err(e) if rolls_back(e.code) || self.autocommit() => {
+                    // The whole transaction goes (SQLite may have rolled it back already):
+                    // none of the batch is written.
+                    failed = Some(e);
+                    break;
+                }
+                r => results.push(r),
+            }
+        }
+        if failed.is_none() {
+            match self.exec("COMMIT") {
+                Ok(()) => {
+                    for (job, rows) in batch.into_iter().zip(results) {
+                        let _ = job.reply.send(rows.map_err(SqliteError::into_db_err));
+                    }
+                    return;
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        if !self.autocommit() {
+            let _ = self.exec("ROLLBACK");
+        }
+        if let Some(e) = failed {
+            fail_all(batch, &e);
+        }
+    }
+
+    /// The statement for `sql`, prepared once and kept.
+    fn prepare(&mut self, sql: &str) -> Result<NonNull<ffi::sqlite3_stmt>, SqliteError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(*s);
+        }
+        if self.prepared.len() >= MAX_PREPARED {
+            self.finalize_all();
+        }
+        let len = c_int::try_from(sql.len()).map_err(|_| SqliteError::other("SQL too long"))?;
+        let mut stmt = std::ptr::null_mut();
+        let mut tail: *const c_char = std::ptr::null();
+        // SAFETY: an open connection; `sql` is valid for `len` bytes (no NUL needed when
+        // the length is given); out-pointers are valid.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                self.db.as_ptr(),
+                sql.as_ptr().cast(),
+                len,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut stmt,
+                &mut tail,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.error(rc));
+        }
+        let stmt = NonNull::new(stmt).ok_or_else(|| SqliteError::other("empty statement"))?;
+        // SAFETY: `tail` points into `sql`, at or after its start.
+        let rest = unsafe { tail.offset_from(sql.as_ptr().cast()) } as usize;
+        if sql.get(rest..).is_some_and(|r| !r.trim().is_empty()) {
+            // SAFETY: the statement was just prepared and is not kept.
+            unsafe { ffi::sqlite3_finalize(stmt.as_ptr()) };
+            return Err(SqliteError::other("one statement at a time"));
+        }
+        self.prepared.insert(sql.to_owned(), stmt);
+        Ok(stmt)
+    }
+
+    fn finalize_all(&mut self) {
+        for (_, s) in self.prepared.drain() {
+            // SAFETY: each was prepared on this connection and is finalized once.
+            unsafe { ffi::sqlite3_finalize(s.as_ptr()) };
+        }
+    }
+
+    /// Bind `stmt`'s values, step it to the end and collect its rows.
+    fn execute(&mut self, stmt: &Statement) -> Result<Vec<Row>, SqliteError> {
+        let binds = match &stmt.values {
+            Some(values) => values
+                .0
+                .iter()
+                .map(bind_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(SqliteError::other)?,
+            None => Vec::new(),
+        };
+        let raw = self.prepare(&stmt.sql)?;
+        let s = raw.as_ptr();
+        // Reset on every way out, so the statement holds no lock and no bound value.
+        struct Reset(*mut ffi::sqlite3_stmt);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                // SAFETY: a live prepared statement of this connection.
+                unsafe {
+                    ffi::sqlite3_reset(self.0);
+                    ffi::sqlite3_clear_bindings(self.0);
+                }
+            }
+        }
+        let _reset = Reset(s);
+        // SAFETY: `s` is a live statement; text and blobs are copied by SQLite
+        // (SQLITE_TRANSIENT) before the call returns.
+        unsafe {
+            let expected = ffi::sqlite3_bind_parameter_count(s);
+            if expected as usize != binds.len() {
+                return Err(SqliteError::other(format!(
+                    "{} values for {expected} parameters",
+                    binds.len()
+                )));
+            }
+            for (i, b) in binds.iter().enumerate() {
+                let at = (i + 1) as c_int;
+                let rc = match b {
+                    Bind::Null => ffi::sqlite3_bind_null(s, at),
+                    Bind::Integer(v) => ffi::sqlite3_bind_int64(s, at, *v),
+                    Bind::Real(v) => ffi::sqlite3_bind_double(s, at, *v),
+                    Bind::Text(t) => ffi::sqlite3_bind_text64(
+                        s,
+                        at,
+                        t.as_ptr().cast(),
+                        t.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                    Bind::Blob(b) => ffi::sqlite3_bind_blob64(
+                        s,
+                        at,
+                        b.as_ptr().cast(),
+                        b.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                    ),
+                };
+                if rc != ffi::SQLITE_OK {
+                    return Err(self.error(rc));
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        let mut names: Option<Arc<[String]>> = None;
+        loop {
+            // SAFETY: a live statement with every parameter bound.
+            let rc = unsafe { ffi::sqlite3_step(s) };
+            match rc {
+                ffi::SQLITE_ROW => {
+                    let names = names.get_or_insert_with(|| column_names(s)).clone();
+                    let cells = (0..names.len())
+                        .map(|i| cell(s, i as c_int))
+                        .collect::<Result<_, _>>()?;
+                    rows.push(Row { names, cells });
+                }
+                ffi::SQLITE_DONE => return Ok(rows),
+                rc => return Err(self.error(rc)),
+            }
+        }
+    }
+}
+
+/// Answer every caller of a batch that was not written with `e` (its code kept, so a
+/// busy database still reads as one).
+fn fail_all(batch: Vec<Job>, e: &SqliteError) {
+    for job in batch {
+        let e = SqliteError {
+            code: e.code,
+            message: format!("the batch was not written: {}", e.message),
+        };
+        let _ = job.reply.send(Err(e.into_db_err()));
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.finalize_all();
+        // SAFETY: every statement is finalized; the handle is not used again.
+        unsafe { ffi::sqlite3_close(self.db.as_ptr()) };
+    }
+}
+
+fn column_names(s: *mut ffi::sqlite3_stmt) -> Arc<[String]> {
+    // SAFETY: a live statement that has a row; names are copied at once.
+    unsafe {
+        let n = ffi::sqlite3_column_count(s);
+        (0..n)
+            .map(|i| {
+                let p = ffi::sqlite3_column_name(s, i);
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Column `i` of the current row, copied.
+fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Result<Cell, SqliteError> {
+    let out_of_memory = || SqliteError {
+        code: ffi::SQLITE_NOMEM,
+        message: "out of memory reading a returned row".into(),
+    };
+    // SAFETY: a live statement positioned on a row, `i` within its column count; the
+    // text and blob pointers are read (with their byte counts, fetched after them, as
+    // SQLite requires) before the next step or reset.
+    Ok(unsafe {
+        match ffi::sqlite3_column_type(s, i) {
+            ffi::SQLITE_INTEGER => Cell::Integer(ffi::sqlite3_column_int64(s, i)),
+            ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(s, i)),
+            ffi::SQLITE_TEXT => {
+                let p = ffi::sqlite3_column_text(s, i);
+                let n = ffi::sqlite3_column_bytes(s, i) as usize;
+                // Text, even empty, has a pointer; none means SQLite ran out of memory.
+                if p.is_null() {
+                    return Err(out_of_memory());
+                } else {
+                    let bytes = std::slice::from_raw_parts(p, n);
+                    Cell::Text(String::from_utf8_lossy(bytes).into_owned())
+                }
+            }
+            ffi::SQLITE_BLOB => {
+                let p = ffi::sqlite3_column_blob(s, i);
+                let n = ffi::sqlite3_column_bytes(s, i) as usize;
+                if p.is_null() && n > 0 {
+                    return Err(out_of_memory());
+                } else if p.is_null() {
+                    Cell::Blob(Vec::new())
+                } else {
+                    Cell::Blob(std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec())
+                }
+            }
+            _ => Cell::Null,
+        }
+    })
+}
