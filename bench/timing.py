@@ -4,7 +4,10 @@
 The server logs, under `promptlab::timing` at debug level, each run's insert
 ("run inserted", write_us), its final write ("final state written", write_us) and the
 end of the run from the provider's last event to `succeeded` told ("run ended and told",
-finish_us). Prints p10/p50/p90/p99 of each in microseconds.
+finish_us), the writer's batches ("writer batch", exec_us), and the reads before a run's
+provider request: the session ("session read", read_us), then the prompt, the lookup by
+key and the whole start up to the provider request ("run start read": prompt_us,
+lookup_us, opened_us). Prints p10/p50/p90/p99 of each in microseconds.
 
     python3 bench/timing.py server.log [more.log ...]
 """
@@ -17,7 +20,14 @@ EVENTS = {
     "final state written": ("final write", "write_us"),
     "run ended and told": ("end of run", "finish_us"),
     "writer batch": ("in SQLite", "exec_us"),
+    "session read": ("session", "read_us"),
+    "run start read": ("prompt", "prompt_us"),
 }
+# Further fields of an event already matched above: (message, name, field).
+MORE = [
+    ("run start read", "same key", "lookup_us"),
+    ("run start read", "to request", "opened_us"),
+]
 
 
 def pct(values, q):
@@ -38,8 +48,13 @@ def main(paths):
                         m = re.search(r"\b%s=(\d+)" % field, line)
                         if m:
                             found.setdefault(name, []).append(int(m.group(1)))
+                for message, name, field in MORE:
+                    if message in line:
+                        m = re.search(r"\b%s=(\d+)" % field, line)
+                        if m:
+                            found.setdefault(name, []).append(int(m.group(1)))
         print(path)
-        for name, _ in EVENTS.values():
+        for name in [n for n, _ in EVENTS.values()] + [n for _, n, _ in MORE]:
             v = sorted(found.get(name, []))
             if v:
                 print(

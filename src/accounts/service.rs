@@ -175,12 +175,14 @@ pub async fn authenticate(
         .verify(token)
         .map_err(|e| Error::unauthorized(e.to_string()))?;
     // One query for both: this runs on every authenticated request.
+    let reading = std::time::Instant::now();
     let (session, user) = sessions::Entity::find_by_id(claims.sid)
         .find_also_related(users::Entity)
         .one(db)
         .await
         .map_err(db_error("authenticate"))?
         .ok_or_else(|| Error::unauthorized("session not found"))?;
+    tracing::debug!(target: "promptlab::timing", read_us = reading.elapsed().as_micros() as u64, "session read");
     if session.user_id != claims.sub || session.revoked_at.is_some() {
         return Err(Error::unauthorized("session ended"));
     }

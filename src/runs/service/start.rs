@@ -38,7 +38,9 @@ pub async fn start(
     idempotency_key: Option<String>,
 ) -> Result<Started> {
     let db = engine.db();
+    let began = std::time::Instant::now();
     let prompt = crate::prompts::service::load_live(db, who, req.prompt_id, Action::Write).await?;
+    let prompt_us = began.elapsed().as_micros() as u64;
     let number = req.version.unwrap_or(prompt.latest_version);
     if number <= 0 {
         return Err(Error::invalid_field(
@@ -78,7 +80,10 @@ pub async fn start(
         Utc::now()
             - chrono::Duration::from_std(settings.cache_ttl).unwrap_or(chrono::Duration::hours(1))
     });
-    match same_key(db, prompt.project_id, &key, cache_since).await? {
+    let looking = std::time::Instant::now();
+    let same = same_key(db, prompt.project_id, &key, cache_since).await?;
+    let lookup_us = looking.elapsed().as_micros() as u64;
+    match same {
         Some(hit) if hit.status == RunStatus::Succeeded.as_str() => {
             return record_cached(
                 engine,
@@ -119,6 +124,7 @@ pub async fn start(
             ),
         );
     }
+    tracing::debug!(target: "promptlab::timing", prompt_us, lookup_us, opened_us = began.elapsed().as_micros() as u64, "run start read");
     let now = Utc::now();
     let claimed = reservation.is_some();
     let lease_until = claimed.then(|| {
