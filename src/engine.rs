@@ -18,6 +18,8 @@ pub struct Engine {
     providers: Arc<crate::providers::registry::Registry>,
     prices: Arc<crate::pricing::PriceTable>,
     runtime: Arc<crate::runs::pool::Runtime>,
+    /// The run path's point lookups (inline on SQLite: `store::sqlite_reads`).
+    reads: Arc<crate::store::sqlite_reads::Reads>,
     /// SQLite's WAL checkpoints, for as long as any clone of the engine lives.
     _checkpoints: Option<Arc<crate::store::Checkpoints>>,
 }
@@ -30,9 +32,11 @@ impl Engine {
         let commits = crate::store::group_commit::GroupCommit::open(&db, &config.database_url)
             .await
             .map_err(crate::store::db_error("open the run writer"))?;
+        let reads = crate::store::sqlite_reads::Reads::open(&db, &config.database_url)
+            .map_err(crate::store::db_error("open the run reads"))?;
         Ok(Self {
             _checkpoints: checkpoints,
-            ..Self::with_db(db, config, commits)
+            ..Self::with_db(db, config, commits, reads)
         })
     }
 
@@ -42,6 +46,7 @@ impl Engine {
         db: DatabaseConnection,
         config: Config,
         commits: crate::store::group_commit::GroupCommit,
+        reads: crate::store::sqlite_reads::Reads,
     ) -> Self {
         let keys = Arc::new(crate::auth::tokens::TokenKeys::new(&config.jwt_secret));
         let providers = Arc::new(crate::providers::registry::Registry::from_settings(
@@ -55,6 +60,7 @@ impl Engine {
             providers,
             prices,
             runtime: Arc::new(crate::runs::pool::Runtime::with_commits(commits)),
+            reads: Arc::new(reads),
             _checkpoints: None,
         }
     }
@@ -65,6 +71,11 @@ impl Engine {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The run path's point lookups: inline on a SQLite file (`store::sqlite_reads`).
+    pub fn reads(&self) -> &crate::store::sqlite_reads::Reads {
+        &self.reads
     }
 
     /// The configured model providers.
@@ -106,7 +117,7 @@ impl Engine {
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Identity> {
-        service::authenticate(&self.db, &self.keys, token).await
+        service::authenticate(&self.db, &self.reads, &self.keys, token).await
     }
 
     pub async fn logout(&self, who: &Identity) -> Result<()> {

@@ -19,6 +19,7 @@ pub mod prompt_versions;
 pub mod prompts;
 pub mod runs;
 pub mod sessions;
+pub mod sqlite_reads;
 pub mod sqlite_writer;
 pub mod users;
 

@@ -6,11 +6,12 @@ use super::{Email, LoginRequest, Me, Registration, User};
 use crate::auth::{password, tokens::TokenKeys};
 use crate::error::{Error, Result};
 use crate::projects::{Project, Role};
+use crate::store::sqlite_writer::{FromRow, Row};
 use crate::store::{db_error, is_unique_violation, memberships, projects, sessions, users};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -168,6 +169,7 @@ async fn open_session<C: sea_orm::ConnectionTrait>(
 /// Resolve a bearer/cookie token to the user, checking the session is live.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    reads: &crate::store::sqlite_reads::Reads,
     keys: &TokenKeys,
     token: &str,
 ) -> Result<Identity> {
@@ -176,9 +178,8 @@ pub async fn authenticate(
         .map_err(|e| Error::unauthorized(e.to_string()))?;
     // One query for both: this runs on every authenticated request.
     let reading = std::time::Instant::now();
-    let (session, user) = sessions::Entity::find_by_id(claims.sid)
-        .find_also_related(users::Entity)
-        .one(db)
+    let SessionAndUser(session, user) = reads
+        .one(db, &session_query(claims.sid))
         .await
         .map_err(db_error("authenticate"))?
         .ok_or_else(|| Error::unauthorized("session not found"))?;
@@ -195,6 +196,41 @@ pub async fn authenticate(
         session_id: session.id,
     })
 }
+
+/// The session `id` and its user, in one query.
+pub(crate) fn session_query(id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    sessions::Entity::find_by_id(id)
+        .find_also_related(users::Entity)
+        .limit(1)
+        .into_query()
+}
+
+/// A session and its user, as `find_also_related` selects them (columns under sea-orm's
+/// `A_` and `B_` prefixes), read through the pool or inline.
+#[derive(Debug, PartialEq)]
+pub(crate) struct SessionAndUser(pub sessions::Model, pub Option<users::Model>);
+
+impl FromQueryResult for SessionAndUser {
+    fn from_query_result(res: &QueryResult, _: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self(
+            sessions::Model::from_query_result(res, SESSION)?,
+            users::Model::from_query_result_optional(res, USER)?,
+        ))
+    }
+}
+
+impl FromRow for SessionAndUser {
+    fn from_row(r: &Row) -> std::result::Result<Self, DbErr> {
+        Ok(Self(
+            sessions::Model::from_row_prefixed(r, SESSION)?,
+            users::Model::from_row_prefixed(r, USER)?,
+        ))
+    }
+}
+
+/// The prefixes sea-orm gives the two sides of `find_also_related` (`SelectA`, `SelectB`).
+const SESSION: &str = "A_";
+const USER: &str = "B_";
 
 /// End a session; its token stops working at once.
 pub async fn logout(db: &DatabaseConnection, session_id: Uuid) -> Result<()> {

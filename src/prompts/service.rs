@@ -10,21 +10,35 @@ use crate::accounts::service::Identity;
 use crate::auth::authorize;
 use crate::error::{Error, Result};
 use crate::projects::Action;
+use crate::store::sqlite_reads::Reads;
+use crate::store::sqlite_writer::{FromRow, Row};
 use crate::store::{db_error, is_unique_violation, memberships, prompts};
 use crate::versions::SaveVersion;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    Set,
 };
 use uuid::Uuid;
 
 /// Load a prompt the caller may act on (trashed ones included).
+pub async fn load(
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    action: Action,
+) -> Result<prompts::Model> {
+    load_through(&Reads::default(), db, who, id, action).await
+}
+
+/// [`load`], read through `reads` (inline on SQLite: a run's start).
 ///
 /// One query: the prompt with the caller's role in its project as a scalar subquery, so
 /// the check costs no second round trip (this is on the path of every run start).
-pub async fn load(
+pub async fn load_through(
+    reads: &Reads,
     db: &DatabaseConnection,
     who: &Identity,
     id: Uuid,
@@ -39,10 +53,12 @@ pub async fn load(
         )
         .and_where(Expr::col((memberships::Entity, memberships::Column::UserId)).eq(who.user.id))
         .to_owned();
-    let found = prompts::Entity::find_by_id(id)
+    let query = prompts::Entity::find_by_id(id)
         .column_as(Expr::from(role), MEMBER_ROLE)
-        .into_model::<PromptAndRole>()
-        .one(db)
+        .limit(1)
+        .into_query();
+    let found: PromptAndRole = reads
+        .one(db, &query)
         .await
         .map_err(db_error("load prompt"))?
         .ok_or_else(|| Error::not_found("prompt not found"))?;
@@ -67,6 +83,15 @@ impl FromQueryResult for PromptAndRole {
     }
 }
 
+impl FromRow for PromptAndRole {
+    fn from_row(r: &Row) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            prompt: prompts::Model::from_row(r)?,
+            role: r.get(MEMBER_ROLE)?,
+        })
+    }
+}
+
 /// Load a live (not trashed) prompt for writing.
 pub async fn load_live(
     db: &DatabaseConnection,
@@ -74,7 +99,18 @@ pub async fn load_live(
     id: Uuid,
     action: Action,
 ) -> Result<prompts::Model> {
-    let prompt = load(db, who, id, action).await?;
+    load_live_through(&Reads::default(), db, who, id, action).await
+}
+
+/// [`load_live`], read through `reads` (inline on SQLite: a run's start).
+pub async fn load_live_through(
+    reads: &Reads,
+    db: &DatabaseConnection,
+    who: &Identity,
+    id: Uuid,
+    action: Action,
+) -> Result<prompts::Model> {
+    let prompt = load_through(reads, db, who, id, action).await?;
     if prompt.deleted_at.is_some() {
         return Err(Error::conflict(
             "the prompt is in the trash; restore it first",

@@ -39,3 +39,21 @@ impl From<Model> for crate::prompts::Prompt {
         }
     }
 }
+
+impl crate::store::sqlite_writer::FromRow for Model {
+    /// A prompt read by the inline reads.
+    fn from_row(r: &crate::store::sqlite_writer::Row) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: r.get("id")?,
+            project_id: r.get("project_id")?,
+            name: r.get("name")?,
+            description: r.get("description")?,
+            tags: r.get("tags")?,
+            latest_version: r.get("latest_version")?,
+            created_by: r.get("created_by")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            deleted_at: r.get("deleted_at")?,
+        })
+    }
+}

@@ -30,3 +30,19 @@ impl Related<super::users::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// A session read by the inline reads, its columns under prefix `pre`.
+    pub fn from_row_prefixed(
+        r: &crate::store::sqlite_writer::Row,
+        pre: &str,
+    ) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: r.get_prefixed(pre, "id")?,
+            user_id: r.get_prefixed(pre, "user_id")?,
+            created_at: r.get_prefixed(pre, "created_at")?,
+            expires_at: r.get_prefixed(pre, "expires_at")?,
+            revoked_at: r.get_prefixed(pre, "revoked_at")?,
+        })
+    }
+}

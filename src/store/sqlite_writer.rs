@@ -258,7 +258,7 @@ impl Drop for Writer {
 mod connection;
 mod values;
 
-use connection::Connection;
+pub(super) use connection::Connection;
 use connection::BUSY_RETRIES;
 #[cfg(test)]
 use connection::{busy_pause, BUSY_QUICK, BUSY_RETRY};

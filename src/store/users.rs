@@ -29,3 +29,23 @@ impl From<Model> for crate::accounts::User {
         }
     }
 }
+
+impl Model {
+    /// A user read by the inline reads, its columns under prefix `pre`; `None` when its
+    /// id is NULL (a left join that found no user).
+    pub fn from_row_prefixed(
+        r: &crate::store::sqlite_writer::Row,
+        pre: &str,
+    ) -> Result<Option<Self>, DbErr> {
+        let Some(id) = r.get_prefixed(pre, "id")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            id,
+            email: r.get_prefixed(pre, "email")?,
+            name: r.get_prefixed(pre, "name")?,
+            password_hash: r.get_prefixed(pre, "password_hash")?,
+            created_at: r.get_prefixed(pre, "created_at")?,
+        }))
+    }
+}

@@ -9,12 +9,13 @@ use crate::error::{Error, Result};
 use crate::projects::Action;
 use crate::runs::pool::chat_request;
 use crate::runs::{run_key, EventKind, RunParams, RunStatus, StartRun, Started};
+use crate::store::sqlite_reads::Reads;
 use crate::store::{db_error, is_unique_violation, prompts, runs};
 use crate::versions::{Message, VersionContent};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QueryTrait,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -39,7 +40,10 @@ pub async fn start(
 ) -> Result<Started> {
     let db = engine.db();
     let began = std::time::Instant::now();
-    let prompt = crate::prompts::service::load_live(db, who, req.prompt_id, Action::Write).await?;
+    let reads = engine.reads();
+    let prompt =
+        crate::prompts::service::load_live_through(reads, db, who, req.prompt_id, Action::Write)
+            .await?;
     let prompt_us = began.elapsed().as_micros() as u64;
     let number = req.version.unwrap_or(prompt.latest_version);
     if number <= 0 {
@@ -71,7 +75,7 @@ pub async fn start(
     );
 
     if let Some(ikey) = &idempotency_key {
-        if let Some(existing) = by_idempotency_key(db, who, ikey).await? {
+        if let Some(existing) = by_idempotency_key(reads, db, who, ikey).await? {
             return replay_idempotent(existing, &key, &prompt.name);
         }
     }
@@ -81,7 +85,7 @@ pub async fn start(
             - chrono::Duration::from_std(settings.cache_ttl).unwrap_or(chrono::Duration::hours(1))
     });
     let looking = std::time::Instant::now();
-    let same = same_key(db, prompt.project_id, &key, cache_since).await?;
+    let same = same_key(reads, db, prompt.project_id, &key, cache_since).await?;
     let lookup_us = looking.elapsed().as_micros() as u64;
     match same {
         Some(hit) if hit.status == RunStatus::Succeeded.as_str() => {
@@ -196,11 +200,11 @@ pub async fn start(
             // Lost a race to an identical start (same key in flight, or same
             // Idempotency-Key): answer with the winner.
             if let Some(ikey) = &idempotency_key {
-                if let Some(existing) = by_idempotency_key(db, who, ikey).await? {
+                if let Some(existing) = by_idempotency_key(reads, db, who, ikey).await? {
                     return replay_idempotent(existing, &key, &prompt.name);
                 }
             }
-            match same_key(db, prompt.project_id, &key, None).await? {
+            match same_key(reads, db, prompt.project_id, &key, None).await? {
                 Some(running) => Ok(Started {
                     run: full(running, &prompt.name),
                     created: false,
@@ -251,14 +255,18 @@ fn replay_idempotent(existing: runs::Model, key: &str, prompt_name: &str) -> Res
 }
 
 async fn by_idempotency_key(
+    reads: &Reads,
     db: &DatabaseConnection,
     who: &Identity,
     key: &str,
 ) -> Result<Option<runs::Model>> {
-    runs::Entity::find()
+    let query = runs::Entity::find()
         .filter(runs::Column::CreatedBy.eq(who.user.id))
         .filter(runs::Column::IdempotencyKey.eq(key))
-        .one(db)
+        .limit(1)
+        .into_query();
+    reads
+        .one(db, &query)
         .await
         .map_err(db_error("run by idempotency key"))
 }
@@ -267,6 +275,7 @@ async fn by_idempotency_key(
 /// success since `cache_since` (when the cache applies), else an identical run queued or
 /// running. Status order picks the success first ('succeeded' > 'running' > 'queued').
 async fn same_key(
+    reads: &Reads,
     db: &DatabaseConnection,
     project: Uuid,
     key: &str,
@@ -281,13 +290,16 @@ async fn same_key(
                 .add(runs::Column::FinishedAt.gte(since)),
         );
     }
-    runs::Entity::find()
+    let query = runs::Entity::find()
         .filter(runs::Column::RunKey.eq(key))
         .filter(runs::Column::ProjectId.eq(project))
         .filter(wanted)
         .order_by_desc(runs::Column::Status)
         .order_by_desc(runs::Column::FinishedAt)
-        .one(db)
+        .limit(1)
+        .into_query();
+    reads
+        .one(db, &query)
         .await
         .map_err(db_error("runs with the same key"))
 }

@@ -1,5 +1,6 @@
 //! The writer thread's SQLite connection: opened with the pool's settings and its own busy
-//! handler, statements prepared once, batches written in one transaction.
+//! handler, statements prepared once, batches written in one transaction. The run path's
+//! inline reads (`store::sqlite_reads`) use the same connection type, opened for reading.
 
 use super::values::{bind_value, Bind, Cell, Row};
 use super::{Job, SqliteError, BUSY_TIMEOUT};
@@ -65,15 +66,23 @@ unsafe extern "C" fn retry_when_busy(_: *mut std::ffi::c_void, tries: c_int) -> 
     }
 }
 
-/// The writer thread's connection and its prepared statements.
-pub(super) struct Connection {
+/// A connection of the writer thread (or of the inline reads) and its prepared statements.
+pub(in crate::store) struct Connection {
     db: NonNull<ffi::sqlite3>,
     prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
     /// SQLite reported an error after which this connection is not to be trusted (the file
     /// moved or unreadable, an I/O error, a transaction that would not end): the thread
     /// opens a new one.
-    pub(super) broken: std::cell::Cell<bool>,
+    pub(in crate::store) broken: std::cell::Cell<bool>,
 }
+
+// SAFETY: the connection is opened with SQLITE_OPEN_NOMUTEX in SQLite's multi-thread mode
+// (libsqlite3-sys builds it thread-safe): a connection and its statements may move between
+// threads as long as one thread at a time uses them, which owning it (`&mut self` for
+// every statement) guarantees. Nothing in it is tied to the thread that opened it: the
+// writer's busy handler keeps its state in the calling thread's locals, and the readers
+// have no busy handler.
+unsafe impl Send for Connection {}
 
 /// Errors after which the connection is replaced.
 fn fatal(code: c_int) -> bool {
@@ -98,7 +107,35 @@ fn rolls_back(code: c_int) -> bool {
 }
 
 impl Connection {
+    /// The writer's connection: the pool's settings, the writer's busy handler.
     pub(super) fn open(path: &Path) -> Result<Self, SqliteError> {
+        let conn = Self::open_raw(path)?;
+        // SAFETY: an open connection; no state is passed to the handler.
+        unsafe {
+            ffi::sqlite3_busy_handler(
+                conn.db.as_ptr(),
+                Some(retry_when_busy),
+                std::ptr::null_mut(),
+            );
+        }
+        conn.exec(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        Ok(conn)
+    }
+
+    /// A connection for the inline reads: it refuses writes (`query_only`) and never
+    /// waits: a read that finds the database busy fails at once with `SQLITE_BUSY` (the
+    /// caller then reads through the pool, which waits). The database is in WAL mode
+    /// already (the pool set it up), where readers do not wait for writers.
+    pub(in crate::store) fn open_reader(path: &Path) -> Result<Self, SqliteError> {
+        let conn = Self::open_raw(path)?;
+        conn.exec("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    fn open_raw(path: &Path) -> Result<Self, SqliteError> {
         let path = path
             .to_str()
             .ok_or_else(|| SqliteError::other("the database path is not UTF-8"))?;
@@ -128,7 +165,6 @@ impl Connection {
         // SAFETY: an open connection; integer arguments.
         unsafe {
             ffi::sqlite3_extended_result_codes(db.as_ptr(), 1);
-            ffi::sqlite3_busy_handler(db.as_ptr(), Some(retry_when_busy), std::ptr::null_mut());
             ffi::sqlite3_db_config(
                 db.as_ptr(),
                 ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -136,10 +172,6 @@ impl Connection {
                 std::ptr::null_mut::<c_int>(),
             );
         }
-        conn.exec(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-        )?;
         Ok(conn)
     }
 
@@ -296,7 +328,7 @@ impl Connection {
     }
 
     /// Bind `stmt`'s values, step it to the end and collect its rows.
-    fn execute(&mut self, stmt: &Statement) -> Result<Vec<Row>, SqliteError> {
+    pub(in crate::store) fn execute(&mut self, stmt: &Statement) -> Result<Vec<Row>, SqliteError> {
         let binds = match &stmt.values {
             Some(values) => values
                 .0

@@ -25,13 +25,19 @@ pub struct Row {
 impl Row {
     /// The value of column `name`, converted; an error names the column.
     pub fn get<T: FromCell>(&self, name: &str) -> Result<T, DbErr> {
+        self.get_prefixed("", name)
+    }
+
+    /// The value of column `{pre}{name}` (a column a join selected under a prefix, as
+    /// sea-orm's `from_query_result(row, pre)` reads it).
+    pub fn get_prefixed<T: FromCell>(&self, pre: &str, name: &str) -> Result<T, DbErr> {
         let cell = self
             .names
             .iter()
-            .position(|n| n == name)
+            .position(|n| n.strip_prefix(pre) == Some(name))
             .and_then(|i| self.cells.get(i))
-            .ok_or_else(|| DbErr::Type(format!("no column {name} in the returned row")))?;
-        T::from_cell(cell).map_err(|e| DbErr::Type(format!("column {name}: {e}")))
+            .ok_or_else(|| DbErr::Type(format!("no column {pre}{name} in the row")))?;
+        T::from_cell(cell).map_err(|e| DbErr::Type(format!("column {pre}{name}: {e}")))
     }
 }
 
@@ -40,7 +46,7 @@ pub trait FromCell: Sized {
     fn from_cell(cell: &Cell) -> Result<Self, String>;
 }
 
-/// A type read from the rows a write returned.
+/// A type read from the rows a statement returned (the writer's, or an inline read's).
 pub trait FromRow: Sized {
     fn from_row(row: &Row) -> Result<Self, DbErr>;
 }
