@@ -133,10 +133,11 @@ impl Engine {
         crate::auth::authorize(&self.db, who.user.id, project, action).await
     }
 
-    /// Close the run writer (after what was handed to it is written), then release the
-    /// database pool.
+    /// Close the run writer (after what was handed to it is written) and the inline read
+    /// connections, then release the database pool.
     pub async fn close(self) {
         self.runtime.commits.close().await;
+        self.reads.close();
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool");
         }

@@ -4,6 +4,8 @@
 mod start;
 mod stream;
 
+#[cfg(test)]
+pub(crate) use start::same_key_statement;
 pub use start::start;
 
 pub use stream::{events, follow_run, user_events, UserStreamItem};

@@ -9,6 +9,7 @@ use crate::runs::StartRun;
 use crate::store::runs;
 use crate::versions::VariableKind;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use std::time::Instant;
 
 /// An engine on a new SQLite file with the demo data, and the demo user signed in.
 async fn seeded() -> (Engine, Identity, String, PathBuf) {
@@ -126,9 +127,56 @@ async fn inline_reads_answer_as_the_pool_does() {
     assert_eq!(inline, pooled);
     assert_eq!(inline.idempotency_key.as_deref(), Some("reads-test"));
 
+    // The lookup by key: the run in flight, with or without the cache...
+    let same_key = |since| {
+        crate::runs::service::same_key_statement(
+            DatabaseBackend::Sqlite,
+            inline.project_id,
+            &inline.run_key,
+            since,
+        )
+    };
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    for since in [None, Some(hour_ago)] {
+        let a: Option<runs::Model> = reads.one_statement(db, same_key(since)).await.unwrap();
+        let b: Option<runs::Model> = pool.one_statement(db, same_key(since)).await.unwrap();
+        assert_eq!(a.as_ref().map(|r| r.id), Some(inline.id));
+        assert_eq!(a, b);
+    }
+    // ...then, once it succeeded, the success (every column set), while the cache applies.
+    let finished = sea_orm::Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "UPDATE runs SET status = 'succeeded', finished_at = ?, output = 'done', \
+         input_tokens = 3, output_tokens = 7, cost_usd = 0.25, latency_ms = 12, ttft_ms = 4, \
+         provider_model = 'mock-1-2026', lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = ?",
+        [chrono::Utc::now().into(), inline.id.into()],
+    );
+    sea_orm::ConnectionTrait::execute_raw(db, finished)
+        .await
+        .unwrap();
+    let a: runs::Model = reads
+        .one_statement(db, same_key(Some(hour_ago)))
+        .await
+        .unwrap()
+        .unwrap();
+    let b: runs::Model = pool
+        .one_statement(db, same_key(Some(hour_ago)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!((a.id, a.status.as_str()), (inline.id, "succeeded"));
+    assert_eq!(a.cost_usd, Some(0.25));
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    for since in [None, Some(later)] {
+        let a: Option<runs::Model> = reads.one_statement(db, same_key(since)).await.unwrap();
+        assert!(a.is_none());
+    }
+
     // All of the above (and the run's start) were answered inline, by one connection.
     let (n, idle) = reads.inline_stats().unwrap();
-    assert!(n >= 3 + page.items.len(), "{n} inline reads");
+    assert!(n >= 3 + 6 + page.items.len(), "{n} inline reads");
     assert_eq!(idle, 1);
     finish(engine, dir).await;
 }
@@ -156,7 +204,7 @@ async fn a_read_that_cannot_be_made_inline_is_read_through_the_pool() {
     let elsewhere = Reads {
         inline: Some(Inline {
             path: dir.join("not-there.db"),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             answered: Default::default(),
         }),
     };
@@ -168,6 +216,61 @@ async fn a_read_that_cannot_be_made_inline_is_read_through_the_pool() {
     assert_eq!(found.0.id, who.session_id);
     assert_eq!(elsewhere.inline_stats(), Some((0, 0)));
     assert!(!dir.join("not-there.db").exists());
+    // It is not tried again on every read.
+    let paused = elsewhere
+        .inline
+        .as_ref()
+        .unwrap()
+        .idle
+        .lock()
+        .unwrap()
+        .pause_until;
+    assert!(paused.is_some_and(|t| t > Instant::now()));
+    finish(engine, dir).await;
+}
+
+/// A session's id only; its inline decoder always fails, its pool decoder does not.
+#[derive(Debug, PartialEq)]
+struct PickyId(uuid::Uuid);
+
+impl FromRow for PickyId {
+    fn from_row(_: &Row) -> Result<Self, DbErr> {
+        Err(DbErr::Type("picky".into()))
+    }
+}
+
+impl FromQueryResult for PickyId {
+    fn from_query_result(res: &sea_orm::QueryResult, _: &str) -> Result<Self, DbErr> {
+        Ok(Self(res.try_get("", "A_id")?))
+    }
+}
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_inline_is_read_through_the_pool() {
+    let (engine, who, _, dir) = seeded().await;
+    let before = answered(engine.reads());
+    let found: Option<PickyId> = engine
+        .reads()
+        .one(engine.db(), &session_query(who.session_id))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(PickyId(who.session_id)));
+    assert_eq!(answered(engine.reads()), before);
+    finish(engine, dir).await;
+}
+
+#[tokio::test]
+async fn closed_reads_go_through_the_pool() {
+    let (engine, who, token, dir) = seeded().await;
+    engine.authenticate(&token).await.unwrap();
+    let (n, idle) = engine.reads().inline_stats().unwrap();
+    assert_eq!(idle, 1);
+    engine.reads().close();
+    assert_eq!(
+        engine.authenticate(&token).await.unwrap().user.id,
+        who.user.id
+    );
+    assert_eq!(engine.reads().inline_stats(), Some((n, 0)));
     finish(engine, dir).await;
 }
 

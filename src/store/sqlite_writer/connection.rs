@@ -136,6 +136,11 @@ impl Connection {
     }
 
     fn open_raw(path: &Path) -> Result<Self, SqliteError> {
+        // The `Send` above needs a thread-safe library (the bundled one is).
+        // SAFETY: takes no arguments.
+        if unsafe { ffi::sqlite3_threadsafe() } == 0 {
+            return Err(SqliteError::other("SQLite was built without thread safety"));
+        }
         let path = path
             .to_str()
             .ok_or_else(|| SqliteError::other("the database path is not UTF-8"))?;
