@@ -186,6 +186,28 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
 }
 
+/// The file the run path's own SQLite connections (`sqlite_writer`, `sqlite_reads`) open
+/// for `db`, connected to `url`: the file sqlx opened (its reading of the URL:
+/// percent-decoding, `file:` names). `None` (use the pool) for PostgreSQL, an in-memory
+/// database a second connection could not see, and URLs that ask for more than a plain
+/// open gives (`mode=ro`, another VFS, an immutable file).
+pub(crate) fn sqlite_direct_path(
+    db: &DatabaseConnection,
+    url: &str,
+) -> Result<Option<std::path::PathBuf>, DbErr> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite
+        || sqlite_path(url).is_none()
+        || ["mode=ro", "vfs=", "immutable="]
+            .iter()
+            .any(|o| url.contains(o))
+    {
+        return Ok(None);
+    }
+    let options = <sea_orm::sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+    Ok(Some(options.get_filename().to_owned()))
+}
+
 /// The database file of a SQLite URL; `None` for an in-memory database.
 pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");

@@ -7,10 +7,7 @@
 //! a second connection could not see, each statement goes through the pool on its own.
 
 use super::sqlite_writer::{FromRow, Writer};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, StatementBuilder,
-};
-use std::str::FromStr;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, StatementBuilder};
 
 /// Where the run path writes; one per process.
 #[derive(Default)]
@@ -20,22 +17,14 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// The writes of the database at `url` that `db` is connected to: on a SQLite file,
-    /// through a writer thread opened here on the file sqlx opened (its reading of the
-    /// URL: percent-decoding, `file:` names). A read-only URL (`mode=ro`) gets no writer:
-    /// its writes go to the pool, which refuses them.
+    /// through a writer thread opened here (`store::sqlite_direct_path`). Other URLs get no
+    /// writer: a read-only one's writes go to the pool, which refuses them.
     pub async fn open(db: &DatabaseConnection, url: &str) -> Result<Self, DbErr> {
-        if db.get_database_backend() != DatabaseBackend::Sqlite
-            || super::sqlite_path(url).is_none()
-            || url.contains("mode=ro")
-        {
-            return Ok(Self::default());
-        }
-        let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
-        let writer = Writer::open(options.get_filename()).await?;
-        Ok(Self {
-            writer: Some(writer),
-        })
+        let writer = match super::sqlite_direct_path(db, url)? {
+            Some(path) => Some(Writer::open(&path).await?),
+            None => None,
+        };
+        Ok(Self { writer })
     }
 
     /// Write what was handed over, then close the writer's connection (at shutdown).

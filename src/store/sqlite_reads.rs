@@ -26,11 +26,9 @@
 
 use super::sqlite_writer::{Connection, FromRow, Row};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
-    StatementBuilder,
+    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, StatementBuilder,
 };
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -65,23 +63,14 @@ struct Idle {
 
 impl Reads {
     /// Reads for the database at `url` that `db` is connected to: inline on a SQLite file
-    /// (the file sqlx opened: its reading of the URL), through the pool otherwise.
+    /// (`store::sqlite_direct_path`), through the pool otherwise.
     pub fn open(db: &DatabaseConnection, url: &str) -> Result<Self, DbErr> {
-        // The connections open the file plainly: URLs that ask for more (another VFS, an
-        // immutable or read-only file) read through the pool.
-        if db.get_database_backend() != DatabaseBackend::Sqlite
-            || super::sqlite_path(url).is_none()
-            || ["mode=ro", "vfs=", "immutable="]
-                .iter()
-                .any(|o| url.contains(o))
-        {
+        let Some(path) = super::sqlite_direct_path(db, url)? else {
             return Ok(Self::default());
-        }
-        let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+        };
         Ok(Self {
             inline: Some(Inline {
-                path: options.get_filename().to_owned(),
+                path,
                 idle: Mutex::new(Idle::default()),
                 #[cfg(test)]
                 answered: Default::default(),

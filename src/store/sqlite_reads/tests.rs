@@ -8,7 +8,7 @@ use crate::projects::Action;
 use crate::runs::StartRun;
 use crate::store::runs;
 use crate::versions::VariableKind;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use std::time::Instant;
 
 /// An engine on a new SQLite file with the demo data, and the demo user signed in.
