@@ -36,7 +36,7 @@
 //! column by column. The connection is opened on the file sqlx opened, with the pool's
 //! settings: WAL, `synchronous=NORMAL`, foreign keys on, no automatic checkpoints, stable
 //! query plans, and a 5 s wait for another connection's lock; only its busy handler
-//! retries sooner than SQLite's own (`connection::BUSY_RETRY`).
+//! retries sooner than SQLite's own (`busy::BUSY_RETRY`).
 
 use libsqlite3_sys as ffi;
 use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
@@ -255,13 +255,15 @@ impl Drop for Writer {
     }
 }
 
+mod busy;
+mod cells;
 mod connection;
 mod values;
 
-pub(super) use connection::Connection;
-use connection::BUSY_RETRIES;
+use busy::BUSY_RETRIES;
 #[cfg(test)]
-use connection::{busy_pause, BUSY_QUICK, BUSY_RETRY};
+use busy::{busy_pause, BUSY_QUICK, BUSY_RETRY};
+pub(super) use connection::Connection;
 pub use values::{Cell, FromCell, FromRow, Row};
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! handler, statements prepared once, batches written in one transaction. The run path's
 //! inline reads (`store::sqlite_reads`) use the same connection type, opened for reading.
 
-use super::values::{bind_value, Bind, Cell, Row};
-use super::{Job, SqliteError, BUSY_TIMEOUT};
+use super::busy::retry_when_busy;
+use super::cells::{cell, column_names};
+use super::values::{bind_value, Bind, Row};
+use super::{Job, SqliteError};
 use libsqlite3_sys as ffi;
 use sea_orm::Statement;
 use std::collections::HashMap;
@@ -12,59 +14,9 @@ use std::os::raw::{c_char, c_int};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Prepared statements kept per connection; the run path uses a handful.
 const MAX_PREPARED: usize = 64;
-
-/// How a write waiting for the lock tries again: every [`BUSY_RETRY`] (asked of the OS;
-/// with timer slack about 0.1 ms) for the first [`BUSY_QUICK`] of the wait, then every
-/// millisecond, until [`BUSY_TIMEOUT`] has passed. SQLite's own busy handler sleeps 1 ms
-/// before its first retry (then 2, 5, 10 ms...), while the pool's writes that hold the lock
-/// (a heartbeat, a flush of partial output) mostly take a fraction of that: in the
-/// overhead benchmark about 1 write in 100 met one, and each of them paid the whole
-/// millisecond (bench/RESULTS.md).
-pub(super) const BUSY_RETRY: Duration = Duration::from_micros(50);
-pub(super) const BUSY_QUICK: Duration = Duration::from_millis(2);
-
-std::thread_local! {
-    /// Retries of the writer thread's current batch while another connection held the lock.
-    pub(super) static BUSY_RETRIES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    /// When the current wait for the lock began.
-    static BUSY_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
-}
-
-/// After `waited`: `None` to give up, else how long to sleep before the next try.
-pub(super) fn busy_pause(waited: Duration) -> Option<Duration> {
-    if waited >= BUSY_TIMEOUT {
-        None
-    } else if waited < BUSY_QUICK {
-        Some(BUSY_RETRY)
-    } else {
-        Some(Duration::from_millis(1))
-    }
-}
-
-/// The writer's busy handler (see [`BUSY_RETRY`]); 0 tells SQLite to give up (`SQLITE_BUSY`).
-/// `tries` is 0 at the start of each wait.
-unsafe extern "C" fn retry_when_busy(_: *mut std::ffi::c_void, tries: c_int) -> c_int {
-    let now = std::time::Instant::now();
-    let since = BUSY_SINCE.with(|s| match s.get() {
-        Some(t) if tries > 0 => t,
-        _ => {
-            s.set(Some(now));
-            now
-        }
-    });
-    match busy_pause(now - since) {
-        None => 0,
-        Some(pause) => {
-            BUSY_RETRIES.with(|n| n.set(n.get().saturating_add(1)));
-            std::thread::sleep(pause);
-            1
-        }
-    }
-}
 
 /// A connection of the writer thread (or of the inline reads) and its prepared statements.
 pub(in crate::store) struct Connection {
@@ -432,61 +384,4 @@ impl Drop for Connection {
         // SAFETY: every statement is finalized; the handle is not used again.
         unsafe { ffi::sqlite3_close(self.db.as_ptr()) };
     }
-}
-
-fn column_names(s: *mut ffi::sqlite3_stmt) -> Arc<[String]> {
-    // SAFETY: a live statement that has a row; names are copied at once.
-    unsafe {
-        let n = ffi::sqlite3_column_count(s);
-        (0..n)
-            .map(|i| {
-                let p = ffi::sqlite3_column_name(s, i);
-                if p.is_null() {
-                    String::new()
-                } else {
-                    CStr::from_ptr(p).to_string_lossy().into_owned()
-                }
-            })
-            .collect()
-    }
-}
-
-/// Column `i` of the current row, copied.
-fn cell(s: *mut ffi::sqlite3_stmt, i: c_int) -> Result<Cell, SqliteError> {
-    let out_of_memory = || SqliteError {
-        code: ffi::SQLITE_NOMEM,
-        message: "out of memory reading a returned row".into(),
-    };
-    // SAFETY: a live statement positioned on a row, `i` within its column count; the
-    // text and blob pointers are read (with their byte counts, fetched after them, as
-    // SQLite requires) before the next step or reset.
-    Ok(unsafe {
-        match ffi::sqlite3_column_type(s, i) {
-            ffi::SQLITE_INTEGER => Cell::Integer(ffi::sqlite3_column_int64(s, i)),
-            ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(s, i)),
-            ffi::SQLITE_TEXT => {
-                let p = ffi::sqlite3_column_text(s, i);
-                let n = ffi::sqlite3_column_bytes(s, i) as usize;
-                // Text, even empty, has a pointer; none means SQLite ran out of memory.
-                if p.is_null() {
-                    return Err(out_of_memory());
-                } else {
-                    let bytes = std::slice::from_raw_parts(p, n);
-                    Cell::Text(String::from_utf8_lossy(bytes).into_owned())
-                }
-            }
-            ffi::SQLITE_BLOB => {
-                let p = ffi::sqlite3_column_blob(s, i);
-                let n = ffi::sqlite3_column_bytes(s, i) as usize;
-                if p.is_null() && n > 0 {
-                    return Err(out_of_memory());
-                } else if p.is_null() {
-                    Cell::Blob(Vec::new())
-                } else {
-                    Cell::Blob(std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec())
-                }
-            }
-            _ => Cell::Null,
-        }
-    })
 }
