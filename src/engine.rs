@@ -10,6 +10,21 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// What `/health/ready` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The database answers a query through the pool.
+    pub database: bool,
+    /// The run path's writer (SQLite) answers with a connection it can use.
+    pub writer: bool,
+}
+
+impl Readiness {
+    pub fn ready(&self) -> bool {
+        self.database && self.writer
+    }
+}
+
 #[derive(Clone)]
 pub struct Engine {
     db: DatabaseConnection,
@@ -102,9 +117,11 @@ impl Engine {
         crate::runs::pool::Workers::start(self.clone())
     }
 
-    /// True when the database answers.
-    pub async fn ready(&self) -> bool {
-        crate::store::ping(&self.db).await
+    /// Whether the database answers and the run path can write (`/health/ready`).
+    pub async fn readiness(&self) -> Readiness {
+        let (database, writer) =
+            tokio::join!(crate::store::ping(&self.db), self.runtime.commits.alive());
+        Readiness { database, writer }
     }
 
     pub async fn register(&self, req: RegisterRequest) -> Result<SignedIn> {

@@ -1,4 +1,5 @@
-//! `GET /health` (the process answers) and `GET /health/ready` (the database answers too).
+//! `GET /health` (the process answers) and `GET /health/ready` (the database answers, and
+//! the run path can write: on SQLite its writer thread answers with a usable connection).
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -11,15 +12,16 @@ pub async fn alive() -> Json<Value> {
 }
 
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.engine.ready().await {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        )
+    let r = state.engine.readiness().await;
+    let (status, label) = if r.ready() {
+        (StatusCode::OK, "ready")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "unreachable" })),
-        )
-    }
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    let body = json!({
+        "status": label,
+        "database": if r.database { "ok" } else { "unreachable" },
+        "writer": if r.writer { "ok" } else { "unavailable" },
+    });
+    (status, Json(body))
 }

@@ -9,6 +9,10 @@
 use super::sqlite_writer::{FromRow, Writer};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, StatementBuilder};
 
+/// How long readiness waits for the writer thread to answer: longer than a busy batch
+/// takes, shorter than the 5 s a write may wait for another connection's lock.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Where the run path writes; one per process.
 #[derive(Default)]
 pub struct GroupCommit {
@@ -25,6 +29,16 @@ impl GroupCommit {
             None => None,
         };
         Ok(Self { writer })
+    }
+
+    /// True when the run path can write: the writer thread answers within
+    /// [`READY_WAIT`] with a connection it can use (always true without a writer: the
+    /// pool's own check covers those writes).
+    pub async fn alive(&self) -> bool {
+        match &self.writer {
+            Some(w) => w.alive(READY_WAIT).await,
+            None => true,
+        }
     }
 
     /// Write what was handed over, then close the writer's connection (at shutdown).

@@ -27,6 +27,9 @@
 //! The thread opens its connection itself (a locked database can keep that waiting). If a
 //! batch panics, or SQLite reports the connection unusable (the file moved, an I/O error,
 //! a transaction that would not end), the thread opens a new one before the next batch.
+//! [`Writer::alive`] (readiness, `/health/ready`) asks the thread itself, through the same
+//! queue as the writes: it answers once what was sent before is written, and only with a
+//! connection it can use.
 //! [`Writer::close`] (at shutdown) writes what was handed over, then closes the
 //! connection.
 //!
@@ -112,6 +115,16 @@ impl SqliteError {
         )))
     }
 
+    /// The writer's connection is broken and no new one could be opened.
+    fn unusable() -> Self {
+        Self {
+            code: ffi::SQLITE_CANTOPEN,
+            message: "the SQLite writer has no usable connection: the database file moved, \
+                      was deleted or cannot be opened"
+                .into(),
+        }
+    }
+
     fn other(message: impl Into<String>) -> Self {
         Self {
             code: ffi::SQLITE_MISUSE,
@@ -129,6 +142,9 @@ struct Job {
 
 enum Message {
     Write(Job),
+    /// Answered once what was sent before is written: whether the thread has a usable
+    /// connection (it tries to reopen a broken one first).
+    Ping(oneshot::Sender<bool>),
     /// Finish what was sent before, close the connection and end the thread.
     Close,
 }
@@ -171,12 +187,22 @@ impl Writer {
                         return;
                     }
                 };
-                while let Ok(Message::Write(first)) = messages.recv() {
+                loop {
+                    let first = match messages.recv() {
+                        Ok(Message::Write(job)) => job,
+                        Ok(Message::Ping(pong)) => {
+                            let _ = pong.send(usable(&mut conn, &path));
+                            continue;
+                        }
+                        Ok(Message::Close) | Err(_) => break,
+                    };
                     let mut batch = vec![first];
+                    let mut pings = Vec::new();
                     let mut closing = false;
                     while batch.len() < MAX_BATCH {
                         match messages.try_recv() {
                             Ok(Message::Write(job)) => batch.push(job),
+                            Ok(Message::Ping(pong)) => pings.push(pong),
                             Ok(Message::Close) => {
                                 closing = true;
                                 break;
@@ -189,18 +215,27 @@ impl Writer {
                     let statements = batch.len();
                     let writing = std::time::Instant::now();
                     BUSY_RETRIES.with(|n| n.set(0));
-                    let written =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.write(batch)));
+                    // A reopening that failed before is tried again first, and a file that
+                    // moved away is not written to: what went there would be lost.
+                    let written = if usable(&mut conn, &path) {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.write(batch)))
+                    } else {
+                        connection::fail_all(batch, &SqliteError::unusable());
+                        Ok(())
+                    };
                     let busy_retries = BUSY_RETRIES.with(|n| n.get());
                     tracing::debug!(target: "promptlab::timing", statements, busy_retries, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
                     // A panic (its callers were answered with an error when their replies
                     // were dropped) or a connection SQLite no longer can use (the file
                     // moved or replaced, an I/O error): start over with a new connection.
-                    if written.is_err() || conn.broken.get() {
-                        tracing::error!(panicked = written.is_err(), "the SQLite writer reopens its connection");
-                        match Connection::open(&path) {
-                            Ok(c) => conn = c,
-                            Err(e) => tracing::error!(error = %e, "reopening the SQLite writer's connection failed; retrying at the next write"),
+                    if written.is_err() {
+                        tracing::error!("a batch of the SQLite writer panicked");
+                        conn.broken.set(true);
+                    }
+                    if !pings.is_empty() || conn.broken.get() {
+                        let ok = usable(&mut conn, &path);
+                        for pong in pings {
+                            let _ = pong.send(ok);
                         }
                     }
                     if closing {
@@ -237,6 +272,18 @@ impl Writer {
             .map_err(|_| DbErr::Custom("the SQLite writer dropped a write".into()))?
     }
 
+    /// True when the thread answers within `within`, after writing what was sent before it
+    /// was asked, with a connection it can use. False once it has ended (closed, or stopped
+    /// by a fault), while its connection is broken and cannot be opened again, and while a
+    /// write is kept waiting longer than `within` (by another connection's lock, say).
+    pub async fn alive(&self, within: Duration) -> bool {
+        let (pong, answer) = oneshot::channel();
+        if self.inbox.send(Message::Ping(pong)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, answer).await, Ok(Ok(true)))
+    }
+
     /// Write what was sent before, then close the connection and end the thread; later
     /// writes are refused. Waits for the thread (off the async runtime's threads).
     pub async fn close(&self) {
@@ -244,6 +291,31 @@ impl Writer {
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// True when the writer's connection can be written to: not broken, and its file still at
+/// `path`. Otherwise it is replaced by a new one on `path`; when that fails (no file there
+/// now, say) the old one stays, marked broken, and the next batch or readiness check tries
+/// again. The writes of a batch on a broken connection fail with SQLite's own error.
+fn usable(conn: &mut Connection, path: &Path) -> bool {
+    if conn.moved() {
+        tracing::error!(path = %path.display(), "the SQLite database file moved away from under the writer");
+        conn.broken.set(true);
+    }
+    if !conn.broken.get() {
+        return true;
+    }
+    tracing::error!("the SQLite writer reopens its connection");
+    match Connection::open(path) {
+        Ok(c) => {
+            *conn = c;
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reopening the SQLite writer's connection failed; trying again before the next write");
+            false
         }
     }
 }

@@ -101,9 +101,10 @@ async fn health_and_readiness() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let body = res.json::<serde_json::Value>().await.unwrap();
     assert_eq!(
-        res.json::<serde_json::Value>().await.unwrap()["database"],
-        "ok"
+        (&body["database"], &body["writer"]),
+        (&"ok".into(), &"ok".into())
     );
     // With the pool closed, the database is unreachable and readiness says so.
     app.engine.db().clone().close().await.unwrap();
@@ -116,6 +117,44 @@ async fn health_and_readiness() {
     assert_eq!(res.status(), 503);
     let res = app.client().get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200, "alive even when not ready");
+    app.stop().await;
+}
+
+/// The SQLite file moved away from under the running server: the pool still answers (its
+/// connections hold the old file open), but runs could not be written where the next
+/// start would find them, so readiness says the writer is unavailable. With the file back,
+/// the server is ready again.
+#[tokio::test]
+async fn readiness_reports_a_database_file_that_moved_away() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ready = || async {
+        let res = app
+            .client()
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, body) = ready().await;
+    assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
+    let url = &app.engine.config().database_url;
+    let file = std::path::PathBuf::from(
+        url.trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap(),
+    );
+    let away = file.with_extension("moved");
+    std::fs::rename(&file, &away).unwrap();
+    let (status, body) = ready().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["writer"], "unavailable");
+    std::fs::rename(&away, &file).unwrap();
+    let (status, body) = ready().await;
+    assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
     app.stop().await;
 }
 

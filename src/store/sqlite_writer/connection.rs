@@ -180,6 +180,24 @@ impl Connection {
         Err(e)
     }
 
+    /// True when the database file is no longer at the path it was opened from (renamed,
+    /// moved or deleted): what is written here would not be in the file the next process
+    /// opens. One `stat` of the path.
+    pub(super) fn moved(&self) -> bool {
+        let mut moved: c_int = 0;
+        // SAFETY: an open connection, the NUL-terminated name of its main database, and an
+        // out-pointer to an int, which SQLITE_FCNTL_HAS_MOVED writes.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.db.as_ptr(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_HAS_MOVED,
+                (&mut moved as *mut c_int).cast(),
+            )
+        };
+        rc == ffi::SQLITE_OK && moved != 0
+    }
+
     /// True while no transaction is open (SQLite rolled a failed one back by itself).
     fn autocommit(&self) -> bool {
         // SAFETY: an open connection.
@@ -368,7 +386,7 @@ impl Connection {
 
 /// Answer every caller of a batch that was not written with `e` (its code kept, so a
 /// busy database still reads as one).
-fn fail_all(batch: Vec<Job>, e: &SqliteError) {
+pub(super) fn fail_all(batch: Vec<Job>, e: &SqliteError) {
     for job in batch {
         let e = SqliteError {
             code: e.code,

@@ -397,3 +397,45 @@ async fn values_are_stored_as_sqlx_stores_them() {
         serde_json::json!({"a": [1, "b"]})
     );
 }
+
+/// Readiness asks the thread through the writes' queue: it answers once what was sent
+/// before is written, so not while a write waits for another connection's lock; and a
+/// closed writer is not alive.
+#[tokio::test]
+async fn alive_answers_after_the_writes_sent_before_and_not_once_closed() {
+    let (db, writer, _dir) = setup().await;
+    let writer = Arc::new(writer);
+    assert!(writer.alive(Duration::from_secs(5)).await);
+    let lock = hold_write_lock(&db).await;
+    let stuck = stuck_on(&writer, insert("stuck", 1)).await;
+    assert!(!writer.alive(Duration::from_millis(100)).await);
+    lock.release().await;
+    assert_eq!(returned(&stuck.await.unwrap().unwrap()), 1);
+    assert!(writer.alive(Duration::from_secs(5)).await);
+    writer.close().await;
+    assert!(!writer.alive(Duration::from_secs(5)).await);
+}
+
+/// The database file moved away under a running writer: the write fails, the connection
+/// cannot be opened again, and readiness says so; once the file is back, a readiness check
+/// reopens it and writes go on, with what was written before still there.
+#[tokio::test]
+async fn a_moved_file_makes_the_writer_unavailable_until_it_is_back() {
+    let (db, writer, dir) = setup().await;
+    assert_eq!(
+        returned(&writer.write(insert("before", 1)).await.unwrap()),
+        1
+    );
+    let (file, away) = (dir.join("w.db"), dir.join("away.db"));
+    std::fs::rename(&file, &away).unwrap();
+    assert!(writer.write(insert("moved", 2)).await.is_err());
+    assert!(!writer.alive(Duration::from_secs(5)).await);
+    assert!(writer.write(insert("still moved", 3)).await.is_err());
+    std::fs::rename(&away, &file).unwrap();
+    assert!(writer.alive(Duration::from_secs(5)).await);
+    assert_eq!(
+        returned(&writer.write(insert("after", 4)).await.unwrap()),
+        4
+    );
+    assert_eq!(count(&db).await, 2);
+}
