@@ -89,32 +89,33 @@ async fn security_headers_everywhere() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn health_and_readiness() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let res = app.client().get(app.url("/health")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+/// `GET /health/ready`: its status and body.
+async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
     let res = app
         .client()
         .get(app.url("/health/ready"))
         .send()
         .await
         .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let res = app.client().get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let body = res.json::<serde_json::Value>().await.unwrap();
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 200);
     assert_eq!(
         (&body["database"], &body["writer"]),
         (&"ok".into(), &"ok".into())
     );
     // With the pool closed, the database is unreachable and readiness says so.
     app.engine.db().clone().close().await.unwrap();
-    let res = app
-        .client()
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 503);
+    let (status, body) = readiness(&app).await;
+    assert_eq!((status, &body["database"]), (503, &"unreachable".into()));
     let res = app.client().get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200, "alive even when not ready");
     app.stop().await;
@@ -127,17 +128,7 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_reports_a_database_file_that_moved_away() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let ready = || async {
-        let res = app
-            .client()
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json::<serde_json::Value>().await.unwrap())
-    };
-    let (status, body) = ready().await;
+    let (status, body) = readiness(&app).await;
     assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
     let url = &app.engine.config().database_url;
     let file = std::path::PathBuf::from(
@@ -148,12 +139,12 @@ async fn readiness_reports_a_database_file_that_moved_away() {
     );
     let away = file.with_extension("moved");
     std::fs::rename(&file, &away).unwrap();
-    let (status, body) = ready().await;
+    let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["database"], "ok");
     assert_eq!(body["writer"], "unavailable");
     std::fs::rename(&away, &file).unwrap();
-    let (status, body) = ready().await;
+    let (status, body) = readiness(&app).await;
     assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
     app.stop().await;
 }
