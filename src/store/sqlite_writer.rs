@@ -157,6 +157,9 @@ pub struct Writer {
     /// Transactions written (a lone statement counts as one), for the tests.
     #[cfg(test)]
     batches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Makes the next batch panic inside the thread, for the tests of its recovery.
+    #[cfg(test)]
+    panic_next: Arc<std::sync::atomic::AtomicBool>,
     /// Statements handed to the thread, for the tests.
     #[cfg(test)]
     sent: std::sync::atomic::AtomicUsize,
@@ -173,6 +176,10 @@ impl Writer {
         let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         #[cfg(test)]
         let counted = batches.clone();
+        #[cfg(test)]
+        let panic_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        #[cfg(test)]
+        let to_panic = panic_next.clone();
         let path = path.to_owned();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -218,7 +225,13 @@ impl Writer {
                     // A reopening that failed before is tried again first, and a file that
                     // moved away is not written to: what went there would be lost.
                     let written = if usable(&mut conn, &path) {
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.write(batch)))
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            #[cfg(test)]
+                            if to_panic.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                                panic!("a batch panics (test)");
+                            }
+                            conn.write(batch)
+                        }))
                     } else {
                         connection::fail_all(batch, &SqliteError::unusable());
                         Ok(())
@@ -254,6 +267,8 @@ impl Writer {
             thread: std::sync::Mutex::new(Some(thread)),
             #[cfg(test)]
             batches,
+            #[cfg(test)]
+            panic_next,
             #[cfg(test)]
             sent: Default::default(),
         })

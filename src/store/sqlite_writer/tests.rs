@@ -439,3 +439,22 @@ async fn a_moved_file_makes_the_writer_unavailable_until_it_is_back() {
     );
     assert_eq!(count(&db).await, 2);
 }
+
+/// A batch that panics: its callers get an error (their replies are dropped), the thread
+/// opens a new connection and goes on, and the rows written before are still there.
+#[tokio::test]
+async fn a_batch_that_panics_fails_its_callers_and_the_writer_goes_on() {
+    let (db, writer, _dir) = setup().await;
+    assert_eq!(
+        returned(&writer.write(insert("before", 1)).await.unwrap()),
+        1
+    );
+    writer.panic_next.store(true, Ordering::SeqCst);
+    assert!(writer.write(insert("panics", 2)).await.is_err());
+    assert!(writer.alive(Duration::from_secs(5)).await);
+    assert_eq!(
+        returned(&writer.write(insert("after", 3)).await.unwrap()),
+        3
+    );
+    assert_eq!(count(&db).await, 2);
+}
