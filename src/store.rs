@@ -51,8 +51,14 @@ impl Backend {
 /// created so the default `data/promptlab.db` works on a fresh checkout.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
     let backend = Backend::of(url)?;
-    if backend == Backend::Sqlite {
+    // A file database is created (when the URL asks for it: `mode=rwc`) here, once, before
+    // the pool opens; the pool's own connections never create one. Otherwise a connection
+    // opened after the file was moved or deleted would make a new, empty database at the
+    // path, and the server would go on in it as if nothing happened.
+    let file_db = backend == Backend::Sqlite && sqlite_path(url).is_some();
+    if file_db {
         ensure_sqlite_dir(url);
+        create_sqlite_file(url).await.map_err(db_error("create"))?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
@@ -66,15 +72,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
             opts.max_connections(8)
                 .min_connections(1)
                 .test_before_acquire(false)
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .map_sqlx_sqlite_opts(move |o| {
+                    let o = o
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                         .foreign_keys(true)
                         .busy_timeout(Duration::from_secs(5))
                         // Checkpoints run in `checkpoints`, off the request path: left to
                         // SQLite, the commit that crosses 1,000 WAL pages copies them all
                         // into the database file before it returns.
-                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("wal_autocheckpoint", "0");
+                    if file_db {
+                        o.create_if_missing(false)
+                    } else {
+                        o
+                    }
                 })
                 .map_sqlx_sqlite_pool_opts(|pool| {
                     pool.after_connect(|conn, _| Box::pin(stable_query_plans(conn)))
@@ -89,6 +101,25 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         .await
         .map_err(db_error("migrate"))?;
     Ok(db)
+}
+
+/// Create the SQLite database file of `url` when it is missing and the URL allows it: one
+/// connection with the URL's own options (`mode=rwc` creates, a plain URL fails on a
+/// missing file, as the pool would).
+async fn create_sqlite_file(url: &str) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let options = <sea_orm::sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+    if options.get_filename().exists() {
+        return Ok(());
+    }
+    let conn = options
+        .connect()
+        .await
+        .map_err(|e| DbErr::Custom(format!("creating the database file: {e}")))?;
+    conn.close()
+        .await
+        .map_err(|e| DbErr::Custom(format!("creating the database file: {e}")))
 }
 
 /// Turn on SQLite's query planner stability guarantee for one connection.
@@ -301,6 +332,51 @@ mod tests {
             .unwrap();
         assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The file moved away under a running pool: the pool's new connections fail instead
+    /// of making a new, empty database at the path (the URL's `mode=rwc` is for the first
+    /// open only), and the connections it had still see the data.
+    #[tokio::test]
+    async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
+        use sea_orm::TransactionTrait;
+        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/m.db?mode=rwc", dir.display());
+        let db = connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept')")
+            .await
+            .unwrap();
+        let (file, away) = (dir.join("m.db"), dir.join("m.moved"));
+        std::fs::rename(&file, &away).unwrap();
+        // Holding a transaction on every connection the pool may have makes it open new
+        // ones: each of them now finds no file.
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            held.push(db.begin().await);
+        }
+        assert!(!file.exists(), "no new database file at the path");
+        assert!(held.iter().any(|t| t.is_err()), "new connections fail");
+        let open = held
+            .into_iter()
+            .find_map(Result::ok)
+            .expect("an open connection");
+        let row = open
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT x FROM t",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "kept");
+        drop(open);
+        // Back at its path, the file is opened again.
+        std::fs::rename(&away, &file).unwrap();
+        let txns: Vec<_> = futures::future::join_all((0..8).map(|_| db.begin())).await;
+        assert!(txns.iter().all(Result::is_ok));
+        drop(txns);
+        db.close().await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }
 

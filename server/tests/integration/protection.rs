@@ -121,12 +121,15 @@ async fn health_and_readiness() {
     app.stop().await;
 }
 
-/// The SQLite file moved away from under the running server: the pool still answers (its
-/// connections hold the old file open), but runs could not be written where the next
-/// start would find them, so readiness says the writer is unavailable. With the file back,
-/// the server is ready again.
+/// The SQLite file moved away from under the running server: runs could not be written
+/// where the next start would find them, so readiness says the writer is unavailable. The
+/// pool's answer depends on which connection asks (the open ones still hold the old file,
+/// new ones find none), so it is not checked; what is checked is that no connection makes
+/// a new, empty database at the path, which the writer would then take for the real one.
+/// With the file back, the server is ready again.
 #[tokio::test]
 async fn readiness_reports_a_database_file_that_moved_away() {
+    use sea_orm::TransactionTrait;
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (status, body) = readiness(&app).await;
     assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
@@ -139,10 +142,16 @@ async fn readiness_reports_a_database_file_that_moved_away() {
     );
     let away = file.with_extension("moved");
     std::fs::rename(&file, &away).unwrap();
+    // Make the pool open new connections, as a busy server would.
+    let held = futures::future::join_all((0..8).map(|_| app.engine.db().begin())).await;
     let (status, body) = readiness(&app).await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["database"], "ok");
-    assert_eq!(body["writer"], "unavailable");
+    assert_eq!(
+        (status, &body["writer"]),
+        (503, &"unavailable".into()),
+        "{body}"
+    );
+    assert!(!file.exists(), "no new database file at the path");
+    drop(held);
     std::fs::rename(&away, &file).unwrap();
     let (status, body) = readiness(&app).await;
     assert_eq!((status, &body["writer"]), (200, &"ok".into()), "{body}");
