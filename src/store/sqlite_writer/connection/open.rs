@@ -1,0 +1,105 @@
+//! Opening a connection (the writer's, or a reader's) and checking that its file is
+//! still where it was opened from.
+
+use super::super::busy::retry_when_busy;
+use super::super::SqliteError;
+use super::Connection;
+use libsqlite3_sys as ffi;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::raw::c_int;
+use std::path::Path;
+use std::ptr::NonNull;
+
+impl Connection {
+    /// The writer's connection: the pool's settings, the writer's busy handler.
+    pub(in crate::store::sqlite_writer) fn open(path: &Path) -> Result<Self, SqliteError> {
+        let conn = Self::open_raw(path)?;
+        // SAFETY: an open connection; no state is passed to the handler.
+        unsafe {
+            ffi::sqlite3_busy_handler(
+                conn.db.as_ptr(),
+                Some(retry_when_busy),
+                std::ptr::null_mut(),
+            );
+        }
+        conn.exec(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        Ok(conn)
+    }
+
+    /// A connection for the inline reads: it refuses writes (`query_only`) and never
+    /// waits: a read that finds the database busy fails at once with `SQLITE_BUSY` (the
+    /// caller then reads through the pool, which waits). The database is in WAL mode
+    /// already (the pool set it up), where readers do not wait for writers.
+    pub(in crate::store) fn open_reader(path: &Path) -> Result<Self, SqliteError> {
+        let conn = Self::open_raw(path)?;
+        conn.exec("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    fn open_raw(path: &Path) -> Result<Self, SqliteError> {
+        // The `Send` above needs a thread-safe library (the bundled one is).
+        // SAFETY: takes no arguments.
+        if unsafe { ffi::sqlite3_threadsafe() } == 0 {
+            return Err(SqliteError::other("SQLite was built without thread safety"));
+        }
+        let path = path
+            .to_str()
+            .ok_or_else(|| SqliteError::other("the database path is not UTF-8"))?;
+        let c_path =
+            CString::new(path).map_err(|_| SqliteError::other("the database path holds a NUL"))?;
+        let mut db = std::ptr::null_mut();
+        // SAFETY: valid NUL-terminated path and out-pointer; the default VFS.
+        let rc = unsafe {
+            ffi::sqlite3_open_v2(
+                c_path.as_ptr(),
+                &mut db,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
+                std::ptr::null(),
+            )
+        };
+        let Some(db) = NonNull::new(db) else {
+            return Err(SqliteError::other("out of memory opening the database"));
+        };
+        let conn = Self {
+            db,
+            prepared: HashMap::new(),
+            broken: std::cell::Cell::new(false),
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // SAFETY: an open connection; integer arguments.
+        unsafe {
+            ffi::sqlite3_extended_result_codes(db.as_ptr(), 1);
+            ffi::sqlite3_db_config(
+                db.as_ptr(),
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                std::ptr::null_mut::<c_int>(),
+            );
+        }
+        Ok(conn)
+    }
+
+    /// True when the database file is no longer at the path it was opened from (renamed,
+    /// moved or deleted): what is written here would not be in the file the next process
+    /// opens. One `stat` of the path.
+    pub(in crate::store::sqlite_writer) fn moved(&self) -> bool {
+        let mut moved: c_int = 0;
+        // SAFETY: an open connection, the NUL-terminated name of its main database, and an
+        // out-pointer to an int, which SQLITE_FCNTL_HAS_MOVED writes.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.db.as_ptr(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_HAS_MOVED,
+                (&mut moved as *mut c_int).cast(),
+            )
+        };
+        rc == ffi::SQLITE_OK && moved != 0
+    }
+}
