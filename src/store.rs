@@ -212,6 +212,22 @@ impl Drop for Checkpoints {
     }
 }
 
+/// Begin a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`, waiting for it as any write does): a deferred transaction that reads first
+/// and writes later fails at its first write with `SQLITE_BUSY_SNAPSHOT`, without waiting,
+/// whenever another connection committed in between (the run writer, say). PostgreSQL
+/// ignores the mode.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
@@ -283,130 +299,4 @@ pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backends() {
-        assert_eq!(
-            Backend::of("sqlite://x.db?mode=rwc").unwrap(),
-            Backend::Sqlite
-        );
-        assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert!(Backend::of("mysql://h/db").is_err());
-        assert_eq!(
-            sqlite_path("sqlite://data/p.db?mode=rwc"),
-            Some("data/p.db")
-        );
-        assert_eq!(sqlite_path("sqlite:///tmp/p.db"), Some("/tmp/p.db"));
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("sqlite://x?mode=memory"), None);
-    }
-
-    #[tokio::test]
-    async fn connects_and_migrates_a_fresh_file() {
-        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
-        let db = connect(&url).await.unwrap();
-        assert!(ping(&db).await);
-        // Running the migrations again is a no-op.
-        promptlab_migrations::Migrator::up(&db, None).await.unwrap();
-        let mode = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "PRAGMA journal_mode",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
-        // Automatic checkpoints are off on every connection: `checkpoints` does them.
-        let auto = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "PRAGMA wal_autocheckpoint",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
-        drop(db);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    /// The file moved away under a running pool: the pool's new connections fail instead
-    /// of making a new, empty database at the path (the URL's `mode=rwc` is for the first
-    /// open only), and the connections it had still see the data.
-    #[tokio::test]
-    async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
-        use sea_orm::TransactionTrait;
-        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}/m.db?mode=rwc", dir.display());
-        let db = connect(&url).await.unwrap();
-        db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept')")
-            .await
-            .unwrap();
-        let (file, away) = (dir.join("m.db"), dir.join("m.moved"));
-        std::fs::rename(&file, &away).unwrap();
-        // Holding a transaction on every connection the pool may have makes it open new
-        // ones: each of them now finds no file.
-        let mut held = Vec::new();
-        for _ in 0..8 {
-            held.push(db.begin().await);
-        }
-        assert!(!file.exists(), "no new database file at the path");
-        assert!(held.iter().any(|t| t.is_err()), "new connections fail");
-        let open = held
-            .into_iter()
-            .find_map(Result::ok)
-            .expect("an open connection");
-        let row = open
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Sqlite,
-                "SELECT x FROM t",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "kept");
-        drop(open);
-        // Back at its path, the file is opened again.
-        std::fs::rename(&away, &file).unwrap();
-        let txns: Vec<_> = futures::future::join_all((0..8).map(|_| db.begin())).await;
-        assert!(txns.iter().all(Result::is_ok));
-        drop(txns);
-        db.close().await.unwrap();
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[tokio::test]
-    async fn the_checkpoint_task_copies_the_wal_into_the_database() {
-        use sea_orm::ConnectionTrait;
-        let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}/c.db?mode=rwc", dir.display());
-        let db = connect(&url).await.unwrap();
-        db.execute_unprepared("CREATE TABLE t (x TEXT)")
-            .await
-            .unwrap();
-        for _ in 0..50 {
-            db.execute_unprepared("INSERT INTO t VALUES (hex(randomblob(2000)))")
-                .await
-                .unwrap();
-        }
-        let db_file = dir.join("c.db");
-        let size = || std::fs::metadata(&db_file).unwrap().len();
-        let before = size();
-        let task = checkpoints(&db, &url).expect("SQLite has a checkpoint task");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while size() <= before && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(size() > before, "the WAL was copied into the database file");
-        let (frames, copied) = checkpoint(&db).await.unwrap();
-        assert_eq!(frames, copied, "everything is checkpointed");
-        drop(task);
-        db.close().await.unwrap();
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
+mod tests;

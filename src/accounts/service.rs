@@ -11,7 +11,7 @@ use crate::store::{db_error, is_unique_violation, memberships, projects, session
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -63,7 +63,9 @@ pub async fn register(
         password_hash: Set(password_hash),
         created_at: Set(now),
     };
-    let txn = db.begin().await.map_err(db_error("register: begin"))?;
+    let txn = crate::store::begin_write(db)
+        .await
+        .map_err(db_error("register: begin"))?;
     let user = match user.insert(&txn).await {
         Ok(u) => u,
         Err(e) if is_unique_violation(&e) => {

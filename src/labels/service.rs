@@ -11,7 +11,6 @@ use crate::versions::Author;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -43,7 +42,9 @@ pub async fn move_label(
         .map_err(db_error("move label: version"))?
         .ok_or_else(|| Error::not_found(format!("version {version} not found")))?;
     let now = Utc::now();
-    let txn = db.begin().await.map_err(db_error("move label: begin"))?;
+    let txn = crate::store::begin_write(db)
+        .await
+        .map_err(db_error("move label: begin"))?;
     let current = labels::Entity::find_by_id((prompt_id, name.clone()))
         .one(&txn)
         .await

@@ -13,7 +13,6 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -55,7 +54,9 @@ pub async fn save(
     }
     let number = req.base_version + 1;
     let now = Utc::now();
-    let txn = db.begin().await.map_err(db_error("save version: begin"))?;
+    let txn = crate::store::begin_write(db)
+        .await
+        .map_err(db_error("save version: begin"))?;
     // Take the row first: the write lock serialises savers and the condition picks one.
     let moved = prompts::Entity::update_many()
         .col_expr(prompts::Column::LatestVersion, Expr::value(number))

@@ -10,7 +10,7 @@ use crate::runs::{codes, RunStatus};
 use crate::store::runs;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,7 +252,7 @@ async fn flush(engine: &Engine, dirty: &[(Uuid, i32, String)]) -> Result<(), DbE
     };
     if engine.db().get_database_backend() == DatabaseBackend::Sqlite {
         // One writer anyway: one transaction for all is far cheaper than one each.
-        let txn = engine.db().begin().await?;
+        let txn = crate::store::begin_write(engine.db()).await?;
         for (id, attempt, output) in dirty {
             write(*id, *attempt, output.clone()).exec(&txn).await?;
         }

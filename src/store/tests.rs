@@ -1,0 +1,173 @@
+//! The store's connection settings against real SQLite files.
+
+use super::*;
+
+#[test]
+fn backends() {
+    assert_eq!(
+        Backend::of("sqlite://x.db?mode=rwc").unwrap(),
+        Backend::Sqlite
+    );
+    assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
+    assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
+    assert!(Backend::of("mysql://h/db").is_err());
+    assert_eq!(
+        sqlite_path("sqlite://data/p.db?mode=rwc"),
+        Some("data/p.db")
+    );
+    assert_eq!(sqlite_path("sqlite:///tmp/p.db"), Some("/tmp/p.db"));
+    assert_eq!(sqlite_path("sqlite::memory:"), None);
+    assert_eq!(sqlite_path("sqlite://x?mode=memory"), None);
+}
+
+#[tokio::test]
+async fn connects_and_migrates_a_fresh_file() {
+    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
+    let db = connect(&url).await.unwrap();
+    assert!(ping(&db).await);
+    // Running the migrations again is a no-op.
+    promptlab_migrations::Migrator::up(&db, None).await.unwrap();
+    let mode = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+    // Automatic checkpoints are off on every connection: `checkpoints` does them.
+    let auto = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA wal_autocheckpoint",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
+    drop(db);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The file moved away under a running pool: the pool's new connections fail instead
+/// of making a new, empty database at the path (the URL's `mode=rwc` is for the first
+/// open only), and the connections it had still see the data.
+#[tokio::test]
+async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
+    use sea_orm::TransactionTrait;
+    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/m.db?mode=rwc", dir.display());
+    let db = connect(&url).await.unwrap();
+    db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept')")
+        .await
+        .unwrap();
+    let (file, away) = (dir.join("m.db"), dir.join("m.moved"));
+    std::fs::rename(&file, &away).unwrap();
+    // Holding a transaction on every connection the pool may have makes it open new
+    // ones: each of them now finds no file.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(db.begin().await);
+    }
+    assert!(!file.exists(), "no new database file at the path");
+    assert!(held.iter().any(|t| t.is_err()), "new connections fail");
+    let open = held
+        .into_iter()
+        .find_map(Result::ok)
+        .expect("an open connection");
+    let row = open
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT x FROM t",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "kept");
+    drop(open);
+    // Back at its path, the file is opened again.
+    std::fs::rename(&away, &file).unwrap();
+    let txns: Vec<_> = futures::future::join_all((0..8).map(|_| db.begin())).await;
+    assert!(txns.iter().all(Result::is_ok));
+    drop(txns);
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_checkpoint_task_copies_the_wal_into_the_database() {
+    use sea_orm::ConnectionTrait;
+    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/c.db?mode=rwc", dir.display());
+    let db = connect(&url).await.unwrap();
+    db.execute_unprepared("CREATE TABLE t (x TEXT)")
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        db.execute_unprepared("INSERT INTO t VALUES (hex(randomblob(2000)))")
+            .await
+            .unwrap();
+    }
+    let db_file = dir.join("c.db");
+    let size = || std::fs::metadata(&db_file).unwrap().len();
+    let before = size();
+    let task = checkpoints(&db, &url).expect("SQLite has a checkpoint task");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() <= before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(size() > before, "the WAL was copied into the database file");
+    let (frames, copied) = checkpoint(&db).await.unwrap();
+    assert_eq!(frames, copied, "everything is checkpointed");
+    drop(task);
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A write transaction that reads first keeps the lock from its start: another
+/// connection's write that comes between its read and its write waits, instead of making
+/// that write fail with `SQLITE_BUSY_SNAPSHOT` (which no busy timeout waits for).
+#[tokio::test]
+async fn a_write_transaction_that_reads_first_is_not_overtaken() {
+    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/b.db?mode=rwc", dir.display());
+    let db = connect(&url).await.unwrap();
+    db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('first')")
+        .await
+        .unwrap();
+    let count = "SELECT count(*) FROM t";
+    let txn = begin_write(&db).await.unwrap();
+    txn.query_one_raw(sea_orm::Statement::from_string(
+        sea_orm::DatabaseBackend::Sqlite,
+        count,
+    ))
+    .await
+    .unwrap();
+    let other = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.execute_unprepared("INSERT INTO t VALUES ('other')")
+                .await
+        })
+    };
+    // Time for the other write to commit, were it not waiting for this transaction.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    txn.execute_unprepared("INSERT INTO t VALUES ('mine')")
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    other.await.unwrap().unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            count,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 3);
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
