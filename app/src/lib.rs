@@ -21,12 +21,13 @@ pub mod theme;
 
 use crate::i18n::I18nContextProvider;
 use leptos::prelude::*;
-use leptos_i18n::context::CookieOptions;
+use leptos_i18n::context::UseLocalesOptions;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy, SsrMode};
 
-/// Name of the cookie holding the chosen locale (read by leptos_i18n and the no-JS switch).
+/// Name of the cookie holding the chosen locale: set by the language switch (in the
+/// browser, or by `/prefs/locale` without JavaScript), read by the server's first render.
 pub const LOCALE_COOKIE: &str = "i18n_pref_locale";
 
 /// The HTML document around the app, rendered on the server only.
@@ -57,14 +58,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let theme = theme::provide_theme();
-    let cookie_options = CookieOptions::default()
-        .path("/")
-        .max_age(365 * 24 * 3600 * 1000_i64);
     view! {
         <Stylesheet id="leptos" href="/pkg/promptlab.css"/>
         <Html {..} data-theme=move || theme.get().attribute()/>
         <Title formatter=|page: String| if page.is_empty() { "PromptLab".to_owned() } else { format!("{page} · PromptLab") }/>
-        <I18nContextProvider cookie_name=LOCALE_COOKIE cookie_options=cookie_options>
+        <I18nContextProvider ssr_lang_header_getter=first_render_languages()>
             <StoppedNotice/>
             <Router>
                 <Routes fallback=routes::not_found::NotFound>
@@ -82,6 +80,44 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </Router>
         </I18nContextProvider>
+    }
+}
+
+/// The languages the server renders a page in, best first: the visitor's choice (the
+/// locale cookie) before what the browser asks for (`Accept-Language`). The hydrated page
+/// takes the server's choice from `<html lang>`. (leptos_i18n's own cookie handling is
+/// not compiled in: it brought a cookie stack of its own into the wasm.)
+fn first_render_languages() -> UseLocalesOptions {
+    #[cfg(feature = "ssr")]
+    {
+        let languages = use_context::<http::request::Parts>().map(|parts| {
+            let chosen = promptlab::auth::session_cookie::cookie(&parts.headers, LOCALE_COOKIE);
+            let accepted = parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            chosen
+                .into_iter()
+                .chain(accepted)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        UseLocalesOptions::default().ssr_lang_header_getter(move || languages.clone())
+    }
+    #[cfg(not(feature = "ssr"))]
+    UseLocalesOptions::default()
+}
+
+/// Keep a preference in a cookie from the browser, for a year; the no-JS links set the
+/// same cookie on the server (`/prefs/...`).
+#[cfg(feature = "hydrate")]
+pub fn remember_preference(cookie: &str, value: &str) {
+    use wasm_bindgen::JsCast;
+    if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
+        let _ = doc.set_cookie(&format!(
+            "{cookie}={value}; Path=/; Max-Age=31536000; SameSite=Lax"
+        ));
     }
 }
 

@@ -80,13 +80,7 @@ fn initial() -> Theme {
 /// Remember a choice in the browser (the no-JS path sets the same cookie on the server).
 #[cfg(feature = "hydrate")]
 pub fn remember(theme: Theme) {
-    use wasm_bindgen::JsCast;
-    if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-        let _ = doc.set_cookie(&format!(
-            "{THEME_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            theme.as_str()
-        ));
-    }
+    crate::remember_preference(THEME_COOKIE, theme.as_str());
 }
 
 /// Whether the operating system currently prefers dark.

@@ -33,6 +33,8 @@ pub fn LocaleSwitch() -> impl IntoView {
                             on:click=move |ev| {
                                 ev.prevent_default();
                                 i18n.set_locale(locale);
+                                #[cfg(feature = "hydrate")]
+                                crate::remember_preference(crate::LOCALE_COOKIE, locale.as_str());
                             }
                         >
                             {short}
