@@ -103,13 +103,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
     Ok(db)
 }
 
+/// sqlx's reading of a SQLite URL (percent-decoding, `file:` names, `mode=`).
+fn sqlite_options(url: &str) -> Result<sea_orm::sqlx::sqlite::SqliteConnectOptions, DbErr> {
+    url.parse()
+        .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))
+}
+
 /// Create the SQLite database file of `url` when it is missing and the URL allows it: one
 /// connection with the URL's own options (`mode=rwc` creates, a plain URL fails on a
 /// missing file, as the pool would).
 async fn create_sqlite_file(url: &str) -> Result<(), DbErr> {
     use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-    let options = <sea_orm::sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
-        .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+    let options = sqlite_options(url)?;
     if options.get_filename().exists() {
         return Ok(());
     }
@@ -250,8 +255,7 @@ pub(crate) fn sqlite_direct_path(
     {
         return Ok(None);
     }
-    let options = <sea_orm::sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
-        .map_err(|e| DbErr::Custom(format!("reading the database URL: {e}")))?;
+    let options = sqlite_options(url)?;
     Ok(Some(options.get_filename().to_owned()))
 }
 

@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// The first column of the first row `sql` returns.
+async fn first_value<T: sea_orm::TryGetable>(conn: &impl ConnectionTrait, sql: &str) -> T {
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            sql,
+        ))
+        .await
+        .unwrap()
+        .expect("a row");
+    row.try_get_by_index(0).unwrap()
+}
+
 #[test]
 fn backends() {
     assert_eq!(
@@ -28,25 +41,11 @@ async fn connects_and_migrates_a_fresh_file() {
     assert!(ping(&db).await);
     // Running the migrations again is a no-op.
     promptlab_migrations::Migrator::up(&db, None).await.unwrap();
-    let mode = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA journal_mode",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+    let mode: String = first_value(&db, "PRAGMA journal_mode").await;
+    assert_eq!(mode, "wal");
     // Automatic checkpoints are off on every connection: `checkpoints` does them.
-    let auto = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA wal_autocheckpoint",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
+    let auto: i64 = first_value(&db, "PRAGMA wal_autocheckpoint").await;
+    assert_eq!(auto, 0);
     drop(db);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -77,15 +76,8 @@ async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
         .into_iter()
         .find_map(Result::ok)
         .expect("an open connection");
-    let row = open
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Sqlite,
-            "SELECT x FROM t",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "kept");
+    let row: String = first_value(&open, "SELECT x FROM t").await;
+    assert_eq!(row, "kept");
     drop(open);
     // Back at its path, the file is opened again.
     std::fs::rename(&away, &file).unwrap();
@@ -139,12 +131,7 @@ async fn a_write_transaction_that_reads_first_is_not_overtaken() {
         .unwrap();
     let count = "SELECT count(*) FROM t";
     let txn = begin_write(&db).await.unwrap();
-    txn.query_one_raw(sea_orm::Statement::from_string(
-        sea_orm::DatabaseBackend::Sqlite,
-        count,
-    ))
-    .await
-    .unwrap();
+    let _: i64 = first_value(&txn, count).await;
     let other = {
         let db = db.clone();
         tokio::spawn(async move {
@@ -159,15 +146,8 @@ async fn a_write_transaction_that_reads_first_is_not_overtaken() {
         .unwrap();
     txn.commit().await.unwrap();
     other.await.unwrap().unwrap();
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Sqlite,
-            count,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 3);
+    let row: i64 = first_value(&db, count).await;
+    assert_eq!(row, 3);
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
