@@ -1,5 +1,5 @@
 //! The run engine's settings (`RUN_*`): concurrency, retries and backoff, time limits,
-//! leases, cache window, flush interval and shutdown grace.
+//! leases, cache window, flush interval, shutdown grace and the queue poll.
 
 use super::{number, ConfigError};
 use std::collections::HashMap;
@@ -30,6 +30,9 @@ pub struct RunSettings {
     pub flush_interval: Duration,
     /// How long in-flight runs may finish at shutdown (`RUN_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace: Duration,
+    /// How often the dispatcher looks at the queue when nothing told it of queued runs
+    /// (`RUN_QUEUE_POLL_MS`): runs another process left there, on a shared database.
+    pub queue_poll: Duration,
 }
 
 impl Default for RunSettings {
@@ -49,6 +52,7 @@ impl Default for RunSettings {
             cache_ttl: Duration::from_secs(3600),
             flush_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            queue_poll: Duration::from_secs(1),
         }
     }
 }
@@ -136,5 +140,6 @@ pub(super) fn run_settings<'a>(
         cache_ttl,
         flush_interval: ms("RUN_FLUSH_MS", d.flush_interval)?,
         shutdown_grace: ms("RUN_SHUTDOWN_GRACE_MS", d.shutdown_grace)?,
+        queue_poll: ms("RUN_QUEUE_POLL_MS", d.queue_poll)?,
     })
 }

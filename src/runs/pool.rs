@@ -36,6 +36,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -44,8 +45,6 @@ use uuid::Uuid;
 
 /// Most runs claimed in one query.
 const CLAIM_BATCH: usize = 64;
-/// How often the dispatcher looks at the queue when nothing wakes it.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Runs this process is executing.
 pub(crate) type Executing = Mutex<HashMap<Uuid, Arc<Live>>>;
@@ -177,6 +176,10 @@ async fn dispatch(
     } = handoff;
     let mut providers: Vec<String> = limits.keys().cloned().collect();
     providers.sort();
+    // PostgreSQL's queue is shared by every instance, and no instance is told of runs
+    // another one leaves queued: look whenever this process has room. A claim there does
+    // not block the writes of others (SKIP LOCKED).
+    let always_look = engine.db().get_database_backend() == DatabaseBackend::Postgres;
     let mut set = JoinSet::new();
     tracing::info!(instance = %runtime.instance, concurrency = settings.concurrency, "run workers started");
     loop {
@@ -187,17 +190,22 @@ async fn dispatch(
         if *stop.borrow() {
             break;
         }
+        let look = runtime.backlog.swap(false, Ordering::SeqCst) || always_look;
         let mut filled = false;
-        for p in &providers {
+        // A provider whose queue was not looked at (no room, or the claim failed).
+        let mut unseen = false;
+        for p in providers.iter().filter(|_| look) {
             // Permits first, then the claim: starts take permits too (a run with room goes
             // straight to a worker), so a claimed row must never wait for one. A start that
             // finds no permit meanwhile waits for this round (declared first: dropped last).
             let claiming = round.lock().await;
             let mut permits = take_permits(&global, &limits[p], CLAIM_BATCH);
             if permits.is_empty() {
+                unseen = true;
                 continue;
             }
             let want = permits.len();
+            runtime.claims.fetch_add(1, Ordering::Relaxed);
             match claim(&engine, p, want).await {
                 Ok(claimed) => {
                     filled |= claimed.len() == want;
@@ -221,12 +229,17 @@ async fn dispatch(
                     }
                 }
                 Err(e) => {
+                    unseen = true;
                     tracing::warn!(provider = %p, error = %e, "claiming runs failed");
                     drop(permits);
                     drop(claiming);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
+        }
+        if filled || unseen {
+            // More may be waiting (a full batch), or what waits was not seen.
+            runtime.backlog.store(true, Ordering::SeqCst);
         }
         if filled {
             continue;
@@ -236,7 +249,9 @@ async fn dispatch(
                 spawn_worker(&mut set, &engine, &executing, c.run, c.permits, c.opening);
             }
             _ = runtime.wake.notified() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
+            // What put runs in the queue without a word (another process on the same
+            // database) is seen within this.
+            _ = tokio::time::sleep(settings.queue_poll) => runtime.backlog.store(true, Ordering::SeqCst),
             _ = stop.changed() => {}
             Some(_) = set.join_next(), if !set.is_empty() => {}
         }

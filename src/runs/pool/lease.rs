@@ -125,7 +125,7 @@ pub(super) async fn reaper(engine: Engine, mut stop: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(runs = n, "runs with expired leases re-queued");
-                engine.runtime().wake.notify_one();
+                engine.runtime().queued();
             }
             Err(e) => tracing::warn!(error = %e, "recovering expired runs failed"),
         }

@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::providers::{ChatRequest, Provider};
 use crate::store::runs;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -16,6 +17,15 @@ use uuid::Uuid;
 pub struct Runtime {
     pub bus: crate::runs::bus::Bus,
     pub wake: Notify,
+    /// Whether runs may be waiting in the queue for this process's dispatcher: set at
+    /// start-up, by [`Runtime::queued`], by the idle poll, and by the dispatcher itself when
+    /// a claim filled or could not be made; cleared when the dispatcher looks. While it is
+    /// clear, a worker that ends does not send the dispatcher to the queue: runs that went
+    /// straight to a worker leave nothing there, and on SQLite each look (a claim) is a
+    /// write that takes the database's write lock.
+    pub(super) backlog: AtomicBool,
+    /// Claims made (one per provider per look at the queue), for tests.
+    pub(super) claims: AtomicU64,
     pub instance: String,
     /// Prompt names for the summaries workers publish.
     names: Mutex<HashMap<Uuid, String>>,
@@ -70,6 +80,8 @@ impl Default for Runtime {
         Self {
             bus: Default::default(),
             wake: Notify::new(),
+            backlog: AtomicBool::new(true),
+            claims: AtomicU64::new(0),
             instance: format!("w-{}", Uuid::new_v4().simple()),
             names: Mutex::new(HashMap::new()),
             versions: Mutex::default(),
@@ -80,6 +92,13 @@ impl Default for Runtime {
 }
 
 impl Runtime {
+    /// A run was put in the queue (a start with no room, runs re-queued): the dispatcher
+    /// looks at the queue on its next round, and is woken for it.
+    pub(crate) fn queued(&self) {
+        self.backlog.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
     /// A runtime whose run path writes through `commits`.
     pub(crate) fn with_commits(commits: crate::store::group_commit::GroupCommit) -> Self {
         Self {

@@ -130,3 +130,130 @@ async fn an_early_request_is_read_once_or_given_up() {
     }
     assert!(answer.next().await.is_none());
 }
+
+/// A worker that ends sends the dispatcher to the queue only when runs may wait there.
+/// Runs that went straight to a worker leave the queue empty, and on SQLite each look (a
+/// claim) is a write that takes the lock the run path's own writes need. A run that a
+/// start leaves queued for want of room is still claimed when a worker ends, with no
+/// poll to find it (the poll is an hour here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_workers_read_the_queue_only_when_runs_wait_there() {
+    use crate::runs::{service, RunStatus, StartRun};
+    let dir = std::env::temp_dir().join(format!("promptlab-queue-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vars: HashMap<String, String> = [
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}/q.db?mode=rwc", dir.display()),
+        ),
+        ("RUN_CONCURRENCY", "1".into()),
+        ("RUN_CACHE_TTL_SECS", "0".into()),
+        ("RUN_QUEUE_POLL_MS", "3600000".into()),
+        // 60 words at 400 a second: a run streams for about 150 ms.
+        ("MOCK_TOKENS_PER_SECOND", "400".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let engine = Engine::start(crate::config::Config::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    let workers = Workers::start(engine.clone());
+    let signed = engine
+        .register(crate::accounts::RegisterRequest {
+            email: "queue@example.com".into(),
+            name: "Queue".into(),
+            password: "correct-horse-battery".into(),
+        })
+        .await
+        .unwrap();
+    let who = engine.authenticate(&signed.token).await.unwrap();
+    let content = serde_json::from_value(serde_json::json!({
+        "messages": [{ "role": "user", "content": "Say {{ n }}." }]
+    }))
+    .unwrap();
+    let prompt = crate::prompts::service::create(
+        engine.db(),
+        &who,
+        crate::prompts::NewPrompt {
+            project_id: None,
+            name: "queued".into(),
+            description: String::new(),
+            tags: vec![],
+            content: Some(content),
+            note: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    // Distinct variables: an identical start would answer with the run in flight.
+    let mut n = 0;
+    let mut start = || {
+        n += 1;
+        service::start(
+            &engine,
+            &who,
+            StartRun {
+                prompt_id: prompt.id,
+                version: None,
+                variables: [("n".to_owned(), serde_json::Value::from(n))]
+                    .into_iter()
+                    .collect(),
+                provider: None,
+                model: None,
+                params: Default::default(),
+                bypass_cache: true,
+            },
+            None,
+        )
+    };
+    let finished = |id: Uuid| {
+        let (engine, who) = (engine.clone(), who.clone());
+        async move {
+            for _ in 0..2000 {
+                let run = service::get(&engine, &who, id).await.unwrap();
+                if run.summary.status.is_terminal() {
+                    return run.summary.status;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("run {id} did not finish");
+        }
+    };
+    let claims = || engine.runtime().claims.load(Ordering::SeqCst);
+    // The first round looks (runs may be left from before a restart).
+    for _ in 0..2000 {
+        if claims() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        claims() > 0,
+        "the dispatcher looked at the queue at start-up"
+    );
+    let before = claims();
+
+    for _ in 0..4 {
+        let started = start().await.unwrap();
+        assert_eq!(started.run.summary.status, RunStatus::Running);
+        assert_eq!(finished(started.run.summary.id).await, RunStatus::Succeeded);
+    }
+    assert_eq!(
+        claims(),
+        before,
+        "runs that went straight to a worker sent the dispatcher to the queue"
+    );
+
+    let first = start().await.unwrap().run.summary;
+    let second = start().await.unwrap().run.summary;
+    assert_eq!(first.status, RunStatus::Running);
+    assert_eq!(second.status, RunStatus::Queued, "no room for a second run");
+    assert_eq!(finished(first.id).await, RunStatus::Succeeded);
+    assert_eq!(finished(second.id).await, RunStatus::Succeeded);
+    assert!(claims() > before, "the queued run was claimed");
+
+    workers.shutdown().await;
+    engine.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

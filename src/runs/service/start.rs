@@ -182,7 +182,7 @@ pub async fn start(
             bus.publish_user(who.user.id, summary(&m, &prompt.name));
             match reservation {
                 Some(r) => runtime.hand_over(m.clone(), r),
-                None => runtime.wake.notify_one(),
+                None => runtime.queued(),
             }
             Ok(Started {
                 run: full(m, &prompt.name),
