@@ -74,11 +74,15 @@ fn sse(
     stream: futures::stream::BoxStream<'static, std::sync::Arc<promptlab::runs::RunEvent>>,
 ) -> Response {
     let sse = stream.map(|ev| {
-        let event = Event::default()
-            .id(ev.seq.to_string())
-            .event(ev.kind.name())
-            .json_data(&*ev)
-            .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
+        // Serialised in one piece, then handed over as one data line: JSON escapes line
+        // breaks, and `json_data` would scan each of the serialiser's small writes for them.
+        let event = match serde_json::to_string(&*ev) {
+            Ok(json) => Event::default()
+                .id(ev.seq.to_string())
+                .event(ev.kind.name())
+                .data(json),
+            Err(_) => Event::default().comment("unserialisable event"),
+        };
         Ok::<_, Infallible>(event)
     });
     Sse::new(sse)
