@@ -23,12 +23,13 @@ step "clippy: server (ssr) with tests"
 cargo clippy -p promptlab-server --all-targets --locked -- -D warnings
 cargo clippy -p promptlab --features ssr --all-targets --locked -- -D warnings
 cargo clippy -p promptlab-fake-provider --all-targets --locked -- -D warnings
+cargo clippy -p promptlab-bench --all-targets --locked -- -D warnings
 
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider --features promptlab/ssr --locked --no-fail-fast
+cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr --locked --no-fail-fast
 
 step "build the site (cargo-leptos)"
 cargo leptos build --split

@@ -5,14 +5,21 @@
 //! promptlab-bench all  --server BIN --fake BIN --site DIR --out bench/RESULTS.md [--quick]
 //!                      [--only footprint,overhead,throughput,concurrency,load]
 //! promptlab-bench load --server BIN --fake BIN --site DIR [--seconds 60] [--rps 300] [--subscribers 200]
+//! promptlab-bench profile --server BIN --fake BIN --site DIR --seconds 20 --rps 20
 //! ```
 //! `bench/run.sh` builds everything in release mode and runs `all`; `scripts/test.sh` runs
-//! `load` against the debug build. See `bench/RESULTS.md` for what each figure means.
+//! `load` against the debug build; `bench/profile.sh` runs `profile` with the server under
+//! callgrind. See `bench/RESULTS.md` for the figures and `bench/ANALYSIS.md` for what they mean.
 
+mod concurrency;
+mod footprint;
 mod load;
 mod overhead;
+mod profile;
+mod report;
 mod scenarios;
 mod support;
+mod throughput;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +41,7 @@ fn parse() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
     let cmd = it
         .next()
-        .ok_or("usage: promptlab-bench all|load --server BIN --fake BIN --site DIR")?;
+        .ok_or("usage: promptlab-bench all|load|profile --server BIN --fake BIN --site DIR")?;
     let mut a = Args {
         server: "target/release/promptlab-server".into(),
         fake: "target/release/promptlab-fake-provider".into(),
@@ -80,6 +87,7 @@ async fn main() -> ExitCode {
         "load" => load::run(&args).await.map(|report| {
             println!("{report}");
         }),
+        "profile" => profile::run(&args).await,
         other => Err(format!("unknown command {other}")),
     };
     match result {

@@ -32,6 +32,33 @@ impl Proc {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+    /// Ask the process to stop (SIGTERM, as a service manager would) and wait for it to
+    /// exit, up to `within`; a profiler it runs under writes its output on the way out.
+    pub async fn terminate(mut self, within: Duration) -> Res<()> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map_err(|e| format!("kill: {e}"))?;
+        if !sent.success() {
+            return Err(format!("kill -TERM {} failed", self.pid()));
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Ok(None) => {
+                    return Err(format!(
+                        "process {} still running after {within:?}",
+                        self.pid()
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
     /// (current RSS, peak RSS) in kB, from /proc.
     pub fn rss_kb(&self) -> (u64, u64) {
         let status =
@@ -120,7 +147,19 @@ pub async fn start_server(
     let dir = temp_dir("server");
     let port = free_port();
     let started = Instant::now();
-    let mut cmd = Command::new(bin);
+    // `BENCH_SERVER_WRAP="valgrind --tool=callgrind …"`: the server runs under that
+    // command (`bench/profile.sh`); it starts much more slowly there.
+    let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let ready_within = Duration::from_secs(if wrap.trim().is_empty() { 30 } else { 300 });
     cmd.env(
         "DATABASE_URL",
         format!("sqlite://{}/bench.db?mode=rwc", dir.0.display()),
@@ -157,7 +196,7 @@ pub async fn start_server(
         base,
         _dir: Some(dir),
     };
-    wait_ready(&format!("{}/health/ready", p.base), Duration::from_secs(30)).await?;
+    wait_ready(&format!("{}/health/ready", p.base), ready_within).await?;
     Ok((p, started.elapsed()))
 }
 
