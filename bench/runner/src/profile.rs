@@ -56,7 +56,8 @@ pub async fn run(args: &Args) -> Res<()> {
             ""
         }
     );
-    if td.n > 0 {
+    // Under a profiler the process's CPU time is the profiler's.
+    if td.n > 0 && !wrapped {
         let per_run = |s: f64| s * 1e6 / td.n as f64;
         println!(
             "server CPU time during the runs: {:.0} ms, {:.0} µs per run ({:.0} in the process, {:.0} in the kernel)",
