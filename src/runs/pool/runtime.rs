@@ -20,9 +20,10 @@ pub struct Runtime {
     /// Whether runs may be waiting in the queue for this process's dispatcher: set at
     /// start-up, by [`Runtime::queued`], by the idle poll, and by the dispatcher itself when
     /// a claim filled or could not be made; cleared when the dispatcher looks. While it is
-    /// clear, a worker that ends does not send the dispatcher to the queue: runs that went
-    /// straight to a worker leave nothing there, and on SQLite each look (a claim) is a
-    /// write that takes the database's write lock.
+    /// clear, neither a run handed to a worker at its start nor a worker that ends sends
+    /// the dispatcher to the queue: runs that went straight to a worker leave nothing
+    /// there, and on SQLite each look (a claim) is a write that takes the database's write
+    /// lock.
     pub(super) backlog: AtomicBool,
     /// Claims made (one per provider per look at the queue), for tests.
     pub(super) claims: AtomicU64,

@@ -131,8 +131,8 @@ async fn an_early_request_is_read_once_or_given_up() {
     assert!(answer.next().await.is_none());
 }
 
-/// A worker that ends sends the dispatcher to the queue only when runs may wait there.
-/// Runs that went straight to a worker leave the queue empty, and on SQLite each look (a
+/// A run handed to a worker, or a worker that ends, sends the dispatcher to the queue only
+/// when runs may wait there. Runs that went straight to a worker leave the queue empty, and on SQLite each look (a
 /// claim) is a write that takes the lock the run path's own writes need. A run that a
 /// start leaves queued for want of room is still claimed when a worker ends, with no
 /// poll to find it (the poll is an hour here).
