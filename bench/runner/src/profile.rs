@@ -41,7 +41,7 @@ pub async fn run(args: &Args) -> Res<()> {
     let (user, system) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     server.terminate(Duration::from_secs(300)).await?;
     let (tt, td) = (summarize(ttft), summarize(done));
-    let wrapped = std::env::var("BENCH_SERVER_WRAP").is_ok_and(|w| !w.trim().is_empty());
+    let wrapped = server_wrap().is_some();
     println!(
         "profile: ready after {:.1} s; {} runs at {}/s for {} s, {errors} errors; TTFT p50 {:.1} ms, completion p50 {:.1} ms{}",
         ready.as_secs_f64(),

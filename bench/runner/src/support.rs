@@ -138,6 +138,15 @@ pub async fn start_fake(bin: &Path) -> Res<Proc> {
     Err("the fake provider did not start".into())
 }
 
+/// `BENCH_SERVER_WRAP="valgrind --tool=callgrind …"`: the command the server runs under
+/// (`bench/profile.sh`), if any.
+pub fn server_wrap() -> Option<String> {
+    std::env::var("BENCH_SERVER_WRAP")
+        .ok()
+        .map(|w| w.trim().to_owned())
+        .filter(|w| !w.is_empty())
+}
+
 /// Start the server on a fresh SQLite file; returns it and the time to `/health/ready`.
 pub async fn start_server(
     bin: &Path,
@@ -147,9 +156,7 @@ pub async fn start_server(
     let dir = temp_dir("server");
     let port = free_port();
     let started = Instant::now();
-    // `BENCH_SERVER_WRAP="valgrind --tool=callgrind …"`: the server runs under that
-    // command (`bench/profile.sh`); it starts much more slowly there.
-    let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
+    let wrap = server_wrap().unwrap_or_default();
     let mut words = wrap.split_whitespace();
     let mut cmd = match words.next() {
         Some(program) => {
@@ -159,7 +166,8 @@ pub async fn start_server(
         }
         None => Command::new(bin),
     };
-    let ready_within = Duration::from_secs(if wrap.trim().is_empty() { 30 } else { 300 });
+    // Under a profiler the server starts much more slowly.
+    let ready_within = Duration::from_secs(if wrap.is_empty() { 30 } else { 300 });
     cmd.env(
         "DATABASE_URL",
         format!("sqlite://{}/bench.db?mode=rwc", dir.0.display()),

@@ -16,7 +16,9 @@ use uuid::Uuid;
 /// lease name.
 pub struct Runtime {
     pub bus: crate::runs::bus::Bus,
-    pub wake: Notify,
+    /// Wakes the dispatcher; outside the pool, through [`Runtime::queued`], which also
+    /// makes it look at the queue.
+    pub(super) wake: Notify,
     /// Whether runs may be waiting in the queue for this process's dispatcher: set at
     /// start-up, by [`Runtime::queued`], by the idle poll, and by the dispatcher itself when
     /// a claim filled or could not be made; cleared when the dispatcher looks. While it is
