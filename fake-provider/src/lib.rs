@@ -7,7 +7,7 @@
 //! | key | meaning |
 //! |---|---|
 //! | `tokens=N` | words to stream (default 5) |
-//! | `delay=MS` | pause before each word (default 0) |
+//! | `delay=MS` | pause before each word's frame (default 0) |
 //! | `latency=MS` | pause before the response headers (default 0) |
 //! | `fail=F` | `429`, `500`, `529`, `400`, `401`, `403`, `404` (an HTTP error), `hang` (no byte, ever), `reset` (connection reset after two words), `malformed` (a broken chunk after one word) |
 //! | `times=N` | fail only the first N requests with the same script and messages, then succeed |
@@ -17,7 +17,9 @@
 //! | `strict=1` | OpenAI: reject `stream_options` with 400, like some compatible servers |
 //!
 //! A bare fault name (`429`, `hang`, `reset`, …) is shorthand for `fail=` it. The server
-//! counts requests per script and messages: `GET /requests` returns the counts.
+//! counts requests per script and messages: `GET /requests` returns the counts. Pauses
+//! are kept to a fraction of a millisecond, not to tokio's millisecond grid (`pacing`
+//! says why).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -30,6 +32,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod pacing;
 
 /// Words the fake streams, cycled.
 const WORDS: &[&str] = &[
@@ -184,17 +188,40 @@ fn error(status: u16, retry_after: Option<&str>, anthropic: bool) -> Response<Bo
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// An SSE response streaming `frames`, each after `delay`; `reset_after` cuts the
-/// connection with an error after that many frames.
-fn stream(frames: Vec<String>, delay: Duration, reset_after: Option<usize>) -> Response<Body> {
+/// One SSE frame of an answer; a word's frame comes after the script's `delay`.
+struct Frame {
+    text: String,
+    word: bool,
+}
+
+impl Frame {
+    fn word(text: String) -> Self {
+        Self { text, word: true }
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Self { text, word: false }
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
+/// An SSE response streaming `frames`, each word after `delay` (kept by [`pacing`]);
+/// `reset_after` cuts the connection with an error after that many frames.
+fn stream(frames: Vec<Frame>, delay: Duration, reset_after: Option<usize>) -> Response<Body> {
     let total = frames.len();
     let s = futures::stream::iter(frames.into_iter().enumerate())
         .then(move |(i, frame)| async move {
-            let word = frame.contains("\"content\"") || frame.contains("text_delta");
-            if word && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            if frame.word && !delay.is_zero() {
+                pacing::sleep(delay).await;
             }
-            (i, frame)
+            (i, frame.text)
         })
         .map(move |(i, frame)| match reset_after {
             Some(n) if i >= n.min(total) => Err(std::io::Error::new(
@@ -243,7 +270,7 @@ async fn openai(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<B
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let script = Script::parse(&model);
     if !script.latency.is_zero() {
-        tokio::time::sleep(script.latency).await;
+        pacing::sleep(script.latency).await;
     }
     if script.strict && body.get("stream_options").is_some() {
         return Response::builder()
@@ -270,9 +297,9 @@ async fn openai(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<B
                    "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
         )
     };
-    let mut frames = vec![chunk(json!({"role": "assistant", "content": ""}))];
+    let mut frames: Vec<Frame> = vec![chunk(json!({"role": "assistant", "content": ""})).into()];
     for i in 0..script.tokens {
-        frames.push(chunk(json!({ "content": word(i) })));
+        frames.push(Frame::word(chunk(json!({ "content": word(i) }))));
         if script.unknown && i == 0 {
             frames.push(": keep-alive comment\n\n".into());
             frames.push("event: mystery\ndata: {\"type\":\"mystery\"}\n\n".into());
@@ -283,11 +310,14 @@ async fn openai(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<B
     }
     let with_usage = body.pointer("/stream_options/include_usage") == Some(&json!(true));
     if with_usage && !script.nousage {
-        frames.push(format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served, "choices": [],
-                   "usage": {"prompt_tokens": input_tokens(&body), "completion_tokens": script.tokens, "total_tokens": input_tokens(&body) + script.tokens as u64}})
-        ));
+        frames.push(
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served, "choices": [],
+                       "usage": {"prompt_tokens": input_tokens(&body), "completion_tokens": script.tokens, "total_tokens": input_tokens(&body) + script.tokens as u64}})
+            )
+            .into(),
+        );
     }
     frames.push("data: [DONE]\n\n".into());
     let reset = (fault.as_deref() == Some("reset")).then_some(3);
@@ -298,7 +328,7 @@ async fn anthropic(State(fake): State<Fake>, Json(body): Json<Value>) -> Respons
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let script = Script::parse(&model);
     if !script.latency.is_zero() {
-        tokio::time::sleep(script.latency).await;
+        pacing::sleep(script.latency).await;
     }
     let fault = fault(&fake, &script, &body);
     if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
@@ -308,47 +338,52 @@ async fn anthropic(State(fake): State<Fake>, Json(body): Json<Value>) -> Respons
         return hang();
     }
     let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut frames = vec![
+    let mut frames: Vec<Frame> = vec![
         ev(
             "message_start",
             json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
             "model": "claude-fake-20240101", "content": [], "usage": {"input_tokens": input_tokens(&body), "output_tokens": 1}}}),
-        ),
+        )
+        .into(),
         ev(
             "content_block_start",
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        ev("ping", json!({"type": "ping"})),
+        )
+        .into(),
+        ev("ping", json!({"type": "ping"})).into(),
     ];
     for i in 0..script.tokens {
-        frames.push(ev(
+        frames.push(Frame::word(ev(
             "content_block_delta",
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word(i)}}),
-        ));
+        )));
         if script.unknown && i == 0 {
-            frames.push(ev(
-                "mystery_event",
-                json!({"type": "mystery_event", "x": 1}),
-            ));
+            frames.push(ev("mystery_event", json!({"type": "mystery_event", "x": 1})).into());
         }
         if fault.as_deref() == Some("malformed") && i == 0 {
             frames.push("event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"delta\": \n\n".into());
         }
     }
-    frames.push(ev(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
-    ));
+    frames.push(
+        ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        )
+        .into(),
+    );
     let usage = if script.nousage {
         json!({})
     } else {
         json!({"output_tokens": script.tokens})
     };
-    frames.push(ev(
-        "message_delta",
-        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
-    ));
-    frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    frames.push(
+        ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
+        )
+        .into(),
+    );
+    frames.push(ev("message_stop", json!({"type": "message_stop"})).into());
     let reset = (fault.as_deref() == Some("reset")).then_some(5);
     stream(frames, script.delay, reset)
 }
