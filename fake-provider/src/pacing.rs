@@ -22,8 +22,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-/// A pause of `d`, ended by the pacing thread: at `d` or at most a fraction of a
-/// millisecond later, never earlier.
+/// A pause of `d`, ended by the pacing thread: never before `d`, and on an idle machine
+/// within a fraction of a millisecond after it.
 pub fn sleep(d: Duration) -> Pause {
     Pause {
         at: Instant::now() + d,
