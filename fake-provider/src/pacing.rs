@@ -12,11 +12,10 @@
 //! timer slack, 50 µs by default), then wakes the tasks that are due. Nothing else here
 //! uses it: it is for pacing, not for timeouts.
 
-use std::cmp::Ordering as Order;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
@@ -48,15 +47,15 @@ impl Future for Pause {
         match &self.entry {
             Some(entry) => {
                 *lock(&entry.waker) = Some(cx.waker().clone());
-                // Fired after the check above and before the waker was stored: the thread
-                // found no waker to wake, so this poll must not wait for one.
-                if entry.fired.load(Ordering::Acquire) {
+                // The thread fires only once the deadline has passed; if it did so after
+                // the check above, it may have taken the last poll's waker (another task's,
+                // if the future moved), so this poll must not wait for one.
+                if Instant::now() >= self.at {
                     return Poll::Ready(());
                 }
             }
             None => {
                 let entry = Arc::new(Entry {
-                    fired: AtomicBool::new(false),
                     waker: Mutex::new(Some(cx.waker().clone())),
                 });
                 add(self.at, entry.clone());
@@ -67,43 +66,40 @@ impl Future for Pause {
     }
 }
 
-/// One waiting pause, shared by its future and the heap.
+/// One waiting pause, shared by its future and the heap: the waker of its last poll.
 struct Entry {
-    fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
 impl Entry {
     fn fire(&self) {
-        self.fired.store(true, Ordering::Release);
         if let Some(w) = lock(&self.waker).take() {
             w.wake();
         }
     }
 }
 
-/// A deadline in the heap; the earliest (then the first added) on top.
+/// A deadline in the heap; the earliest on top.
 struct Due {
     at: Instant,
-    seq: u64,
     entry: Arc<Entry>,
 }
 
 impl Ord for Due {
-    fn cmp(&self, other: &Self) -> Order {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.at.cmp(&self.at)
     }
 }
 
 impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl PartialEq for Due {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Order::Equal
+        self.cmp(other) == Ordering::Equal
     }
 }
 
@@ -111,7 +107,6 @@ impl Eq for Due {}
 
 struct Heap {
     due: BinaryHeap<Due>,
-    seq: u64,
     /// When the thread looks next (`None`: it waits until woken).
     looks_at: Option<Instant>,
 }
@@ -119,7 +114,6 @@ struct Heap {
 /// The deadlines, one heap per process.
 static HEAP: Mutex<Heap> = Mutex::new(Heap {
     due: BinaryHeap::new(),
-    seq: 0,
     looks_at: None,
 });
 
@@ -127,9 +121,7 @@ static HEAP: Mutex<Heap> = Mutex::new(Heap {
 fn add(at: Instant, entry: Arc<Entry>) {
     let sooner = {
         let mut heap = lock(&HEAP);
-        heap.seq += 1;
-        let seq = heap.seq;
-        heap.due.push(Due { at, seq, entry });
+        heap.due.push(Due { at, entry });
         let sooner = heap.looks_at.is_none_or(|t| at < t);
         if sooner {
             heap.looks_at = Some(at);
@@ -172,7 +164,7 @@ fn run() {
             }
             heap.looks_at = heap.due.peek().map(|d| d.at);
             #[cfg(test)]
-            LOOKED.fetch_add(1, Ordering::SeqCst);
+            LOOKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             heap.looks_at
         };
         // Woken in deadline order, outside the lock.

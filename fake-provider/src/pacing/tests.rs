@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::atomic::Ordering::SeqCst;
 
 #[tokio::test]
 async fn a_pause_never_ends_before_its_deadline() {
@@ -38,10 +39,10 @@ async fn a_sooner_deadline_wakes_the_thread_that_waits_for_a_later_one() {
     // The thread sleeps until the far deadline; a near one added after it must not wait
     // that long. The bound is the far deadline, not a speed goal.
     let mut far = Box::pin(sleep(Duration::from_secs(30)));
-    let looked = LOOKED.load(Ordering::SeqCst);
+    let looked = LOOKED.load(SeqCst);
     assert!(futures::poll!(far.as_mut()).is_pending());
     // Until the thread has looked at the heap with the far deadline in it.
-    while LOOKED.load(Ordering::SeqCst) == looked {
+    while LOOKED.load(SeqCst) == looked {
         std::thread::yield_now();
     }
     let near_first = tokio::select! {
