@@ -33,6 +33,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod anthropic;
+mod openai;
 mod pacing;
 
 /// Words the fake streams, cycled.
@@ -114,8 +116,8 @@ impl Fake {
 /// The fake's routes: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /requests`.
 pub fn router() -> Router {
     Router::new()
-        .route("/v1/chat/completions", post(openai))
-        .route("/v1/messages", post(anthropic))
+        .route("/v1/chat/completions", post(openai::answer))
+        .route("/v1/messages", post(anthropic::answer))
         .route("/requests", get(requests))
         .with_state(Fake::default())
 }
@@ -264,128 +266,6 @@ fn word(i: usize) -> String {
 
 fn input_tokens(body: &Value) -> u64 {
     (body["messages"].to_string().len() as u64).div_ceil(4)
-}
-
-async fn openai(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<Body> {
-    let model = body["model"].as_str().unwrap_or("").to_owned();
-    let script = Script::parse(&model);
-    if !script.latency.is_zero() {
-        pacing::sleep(script.latency).await;
-    }
-    if script.strict && body.get("stream_options").is_some() {
-        return Response::builder()
-            .status(400)
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"error": {"message": "Unrecognized request argument supplied: stream_options"}})
-                    .to_string(),
-            ))
-            .unwrap_or_else(|_| Response::new(Body::empty()));
-    }
-    let fault = fault(&fake, &script, &body);
-    if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
-        return error(status, script.retry_after.as_deref(), false);
-    }
-    if fault.as_deref() == Some("hang") {
-        return hang();
-    }
-    let served = "fake-model-2024-01-01";
-    let chunk = |delta: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
-        )
-    };
-    let mut frames: Vec<Frame> = vec![chunk(json!({"role": "assistant", "content": ""})).into()];
-    for i in 0..script.tokens {
-        frames.push(Frame::word(chunk(json!({ "content": word(i) }))));
-        if script.unknown && i == 0 {
-            frames.push(": keep-alive comment\n\n".into());
-            frames.push("event: mystery\ndata: {\"type\":\"mystery\"}\n\n".into());
-        }
-        if fault.as_deref() == Some("malformed") && i == 0 {
-            frames.push("data: {\"choices\": [\n\n".into());
-        }
-    }
-    let with_usage = body.pointer("/stream_options/include_usage") == Some(&json!(true));
-    if with_usage && !script.nousage {
-        frames.push(
-            format!(
-                "data: {}\n\n",
-                json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": served, "choices": [],
-                       "usage": {"prompt_tokens": input_tokens(&body), "completion_tokens": script.tokens, "total_tokens": input_tokens(&body) + script.tokens as u64}})
-            )
-            .into(),
-        );
-    }
-    frames.push("data: [DONE]\n\n".into());
-    let reset = (fault.as_deref() == Some("reset")).then_some(3);
-    stream(frames, script.delay, reset)
-}
-
-async fn anthropic(State(fake): State<Fake>, Json(body): Json<Value>) -> Response<Body> {
-    let model = body["model"].as_str().unwrap_or("").to_owned();
-    let script = Script::parse(&model);
-    if !script.latency.is_zero() {
-        pacing::sleep(script.latency).await;
-    }
-    let fault = fault(&fake, &script, &body);
-    if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
-        return error(status, script.retry_after.as_deref(), true);
-    }
-    if fault.as_deref() == Some("hang") {
-        return hang();
-    }
-    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut frames: Vec<Frame> = vec![
-        ev(
-            "message_start",
-            json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
-            "model": "claude-fake-20240101", "content": [], "usage": {"input_tokens": input_tokens(&body), "output_tokens": 1}}}),
-        )
-        .into(),
-        ev(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        )
-        .into(),
-        ev("ping", json!({"type": "ping"})).into(),
-    ];
-    for i in 0..script.tokens {
-        frames.push(Frame::word(ev(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word(i)}}),
-        )));
-        if script.unknown && i == 0 {
-            frames.push(ev("mystery_event", json!({"type": "mystery_event", "x": 1})).into());
-        }
-        if fault.as_deref() == Some("malformed") && i == 0 {
-            frames.push("event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"delta\": \n\n".into());
-        }
-    }
-    frames.push(
-        ev(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        )
-        .into(),
-    );
-    let usage = if script.nousage {
-        json!({})
-    } else {
-        json!({"output_tokens": script.tokens})
-    };
-    frames.push(
-        ev(
-            "message_delta",
-            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
-        )
-        .into(),
-    );
-    frames.push(ev("message_stop", json!({"type": "message_stop"})).into());
-    let reset = (fault.as_deref() == Some("reset")).then_some(5);
-    stream(frames, script.delay, reset)
 }
 
 #[cfg(test)]
