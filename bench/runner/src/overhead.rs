@@ -67,9 +67,11 @@ pub(crate) async fn through_once(
     path: Path,
 ) -> Res<(Duration, Duration)> {
     let t0 = Instant::now();
+    let mut started = None;
     let res = match path {
         Path::StartThenEvents => {
             let id = start_run(http, base, token, prompt, &format!("o{n}")).await?;
+            started = Some(t0.elapsed());
             http.get(format!("{base}/api/v1/runs/{id}/events"))
                 .bearer_auth(token)
                 .header("Last-Event-ID", "0")
@@ -95,10 +97,16 @@ pub(crate) async fn through_once(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_else(|| res.url().path().to_owned());
+    let headers = t0.elapsed();
     let mut events = res.bytes_stream().eventsource();
     let mut first = None;
+    // Each event's name and arrival, for the slow-request log (`BENCH_SLOW_MS`).
+    let mut seen: Vec<(String, Duration)> = Vec::new();
     while let Some(ev) = events.next().await {
         let ev = ev.map_err(|e| e.to_string())?;
+        if seen.len() < 4 {
+            seen.push((ev.event.clone(), t0.elapsed()));
+        }
         match ev.event.as_str() {
             "delta" if first.is_none() => first = Some(t0.elapsed()),
             "snapshot" if first.is_none() => {
@@ -107,12 +115,51 @@ pub(crate) async fn through_once(
                     first = Some(t0.elapsed());
                 }
             }
-            "succeeded" => return Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed())),
+            "succeeded" => {
+                let got = (first.unwrap_or_else(|| t0.elapsed()), t0.elapsed());
+                log_if_slow(&id, got.0, started, headers, &seen);
+                return Ok(got);
+            }
             "failed" | "canceled" => return Err(format!("run {id} ended {}", ev.event)),
             _ => {}
         }
     }
     Err(format!("run {id}: stream ended early"))
+}
+
+/// With `BENCH_SLOW_MS=<ms>`, print to stderr where the time went for each request
+/// whose first token took longer: the start's answer (two requests), the stream's
+/// headers and its first events, each in ms from the clock's start.
+fn log_if_slow(
+    id: &str,
+    ttft: Duration,
+    started: Option<Duration>,
+    headers: Duration,
+    seen: &[(String, Duration)],
+) {
+    static SLOW: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    let Some(limit) = *SLOW.get_or_init(|| {
+        std::env::var("BENCH_SLOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    }) else {
+        return;
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    if ms(ttft) <= limit {
+        return;
+    }
+    let events: Vec<String> = seen
+        .iter()
+        .map(|(name, at)| format!("{name}@{:.1}", ms(*at)))
+        .collect();
+    eprintln!(
+        "slow run {id}: ttft {:.1}, started {}, headers {:.1}, events {}",
+        ms(ttft),
+        started.map_or("-".to_owned(), |d| format!("{:.1}", ms(d))),
+        ms(headers),
+        events.join(" ")
+    );
 }
 
 /// Fire `once` at a fixed rate for `seconds`; collect (ttft, total) and errors.
