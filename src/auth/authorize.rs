@@ -5,8 +5,24 @@
 use crate::error::{Error, Result};
 use crate::projects::{Action, Role};
 use crate::store::{db_error, memberships};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, Query, SelectStatement};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use uuid::Uuid;
+
+/// The column name [`role_subquery`] is read under.
+pub const MEMBER_ROLE: &str = "member_role";
+
+/// `user`'s role in the project that `project` (a column of the outer query) names, as a
+/// subquery: NULL when not a member. Selected as [`MEMBER_ROLE`] beside the row it guards,
+/// the row and the role are one read, checked with [`role_allows`].
+pub fn role_subquery(user: Uuid, project: impl IntoColumnRef) -> SelectStatement {
+    Query::select()
+        .column((memberships::Entity, memberships::Column::Role))
+        .from(memberships::Entity)
+        .and_where(Expr::col((memberships::Entity, memberships::Column::ProjectId)).equals(project))
+        .and_where(Expr::col((memberships::Entity, memberships::Column::UserId)).eq(user))
+        .to_owned()
+}
 
 /// The user's role in the project if it allows `action`.
 ///

@@ -15,7 +15,7 @@ use crate::store::sqlite_writer::{FromRow, Row};
 use crate::store::{db_error, is_unique_violation, memberships, prompts};
 use crate::versions::SaveVersion;
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
@@ -44,15 +44,7 @@ pub async fn load_through(
     id: Uuid,
     action: Action,
 ) -> Result<prompts::Model> {
-    let role = Query::select()
-        .column((memberships::Entity, memberships::Column::Role))
-        .from(memberships::Entity)
-        .and_where(
-            Expr::col((memberships::Entity, memberships::Column::ProjectId))
-                .equals((prompts::Entity, prompts::Column::ProjectId)),
-        )
-        .and_where(Expr::col((memberships::Entity, memberships::Column::UserId)).eq(who.user.id))
-        .to_owned();
+    let role = authorize::role_subquery(who.user.id, (prompts::Entity, prompts::Column::ProjectId));
     let query = prompts::Entity::find_by_id(id)
         .column_as(Expr::from(role), MEMBER_ROLE)
         .limit(1)
@@ -66,7 +58,7 @@ pub async fn load_through(
     Ok(found.prompt)
 }
 
-const MEMBER_ROLE: &str = "member_role";
+use authorize::MEMBER_ROLE;
 
 /// A prompt row and the caller's role in its project (`None`: not a member).
 struct PromptAndRole {

@@ -17,12 +17,13 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::projects::Action;
 use crate::prompts::Page;
+use crate::store::sqlite_writer::{FromRow, Row};
 use crate::store::{db_error, memberships, prompts, runs};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -103,6 +104,60 @@ pub(crate) async fn load(
         Ok(_) => Ok(run),
         Err(e) if e.code == crate::ErrorCode::NotFound => Err(run_not_found()),
         Err(e) => Err(e),
+    }
+}
+
+/// Check that the caller may `action` the run `id`, as [`load`] does, without loading it:
+/// one read of the caller's role in the run's project, inline on SQLite
+/// (`store::sqlite_reads`), as a run's start reads. A watcher that follows the run it just
+/// started makes this its only read: through the pool, [`load`] cost two hand-offs to
+/// sqlx's connection threads and back, and the whole row.
+pub(crate) async fn authorize_run(
+    engine: &Engine,
+    who: &Identity,
+    id: Uuid,
+    action: Action,
+) -> Result<()> {
+    let role = authorize::role_subquery(who.user.id, (runs::Entity, runs::Column::ProjectId));
+    let query = runs::Entity::find_by_id(id)
+        .select_only()
+        .column(runs::Column::Id)
+        .column_as(Expr::from(role), MEMBER_ROLE)
+        .limit(1)
+        .into_query();
+    let found: RunAccess = engine
+        .reads()
+        .one(engine.db(), &query)
+        .await
+        .map_err(db_error("authorize run"))?
+        .ok_or_else(run_not_found)?;
+    match authorize::role_allows(found.role.as_deref(), action) {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == crate::ErrorCode::NotFound => Err(run_not_found()),
+        Err(e) => Err(e),
+    }
+}
+
+use authorize::MEMBER_ROLE;
+
+/// A run's existence and the caller's role in its project (`None`: not a member).
+struct RunAccess {
+    role: Option<String>,
+}
+
+impl FromQueryResult for RunAccess {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            role: res.try_get(pre, MEMBER_ROLE)?,
+        })
+    }
+}
+
+impl FromRow for RunAccess {
+    fn from_row(r: &Row) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            role: r.get(MEMBER_ROLE)?,
+        })
     }
 }
 

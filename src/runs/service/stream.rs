@@ -2,7 +2,7 @@
 //! event id, from the live bus or, for runs this process does not hold, from the store),
 //! and the per-user stream of run summaries that feeds run lists.
 
-use super::{load, prompt_name, summary};
+use super::{prompt_name, summary};
 use crate::accounts::service::Identity;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -27,7 +27,7 @@ pub async fn events(
     id: Uuid,
     last: Option<u64>,
 ) -> Result<BoxStream<'static, Arc<RunEvent>>> {
-    load(engine.db(), who, id, Action::Read).await?;
+    super::authorize_run(engine, who, id, Action::Read).await?;
     Ok(follow_run(engine, id, last))
 }
 

@@ -214,6 +214,38 @@ async fn cancel_queued_run_never_starts() {
     )
     .await;
     assert_eq!(e["code"], "not_found");
+    // Nor follow its events, as for a run that does not exist.
+    for watched in [id.clone(), uuid::Uuid::new_v4().to_string()] {
+        let e = error_of(
+            r.api
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/runs/{watched}/events"),
+                    None,
+                )
+                .await,
+            404,
+        )
+        .await;
+        assert_eq!(e["code"], "not_found");
+    }
+    // A viewer of the run's project may follow it: the stored state, then the end.
+    {
+        use sea_orm::{ActiveModelTrait, Set};
+        let viewer = app.engine.authenticate(&r.api.token).await.unwrap();
+        promptlab::store::memberships::ActiveModel {
+            project_id: Set(after["project_id"].as_str().unwrap().parse().unwrap()),
+            user_id: Set(viewer.user.id),
+            role: Set("viewer".into()),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(app.engine.db())
+        .await
+        .unwrap();
+    }
+    let seen = until_final(r.events(&id, None).await).await;
+    let names: Vec<&str> = seen.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(names, ["snapshot", "canceled"]);
     drop(r);
     app.stop().await;
 }
