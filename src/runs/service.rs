@@ -108,7 +108,8 @@ pub(crate) async fn load(
 }
 
 /// Check that the caller may `action` the run `id`, as [`load`] does, without loading it:
-/// one read of the caller's role in the run's project, inline on SQLite
+/// one read of the caller's role in the run's project (a row, with a NULL role for a
+/// non-member, when the run exists), inline on SQLite
 /// (`store::sqlite_reads`), as a run's start reads. A watcher that follows the run it just
 /// started makes this its only read: through the pool, [`load`] cost two hand-offs to
 /// sqlx's connection threads and back, and the whole row.
@@ -121,7 +122,6 @@ pub(crate) async fn authorize_run(
     let role = authorize::role_subquery(who.user.id, (runs::Entity, runs::Column::ProjectId));
     let query = runs::Entity::find_by_id(id)
         .select_only()
-        .column(runs::Column::Id)
         .column_as(Expr::from(role), MEMBER_ROLE)
         .limit(1)
         .into_query();

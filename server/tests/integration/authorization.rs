@@ -127,15 +127,7 @@ async fn roles_decide_what_members_may_do(app: &TestApp) {
         prompt.id
     );
 
-    promptlab::store::memberships::ActiveModel {
-        project_id: Set(project),
-        user_id: Set(viewer.user.id),
-        role: Set("viewer".into()),
-        created_at: Set(chrono::Utc::now()),
-    }
-    .insert(app.engine.db())
-    .await
-    .unwrap();
+    app.add_member(project, viewer.user.id, "viewer").await;
     assert!(app
         .engine
         .authorize(&viewer, project, Action::Read)

@@ -204,6 +204,20 @@ impl TestApp {
         body["token"].as_str().expect("token").to_owned()
     }
 
+    /// Make `user` a member of `project` with `role`, straight in the database.
+    pub async fn add_member(&self, project: uuid::Uuid, user: uuid::Uuid, role: &str) {
+        use sea_orm::{ActiveModelTrait, Set};
+        promptlab::store::memberships::ActiveModel {
+            project_id: Set(project),
+            user_id: Set(user),
+            role: Set(role.into()),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(self.engine.db())
+        .await
+        .expect("add a member");
+    }
+
     /// Stop the server gracefully and release the database (dropped by the guard).
     pub async fn stop(mut self) {
         self.engine.runtime().bus.close_streams();

@@ -24,6 +24,7 @@ macro_rules! with_fake_provider {
 
 mod bad_input;
 mod faults;
+mod history;
 mod lifecycle;
 mod recovery;
 mod starts;

@@ -1,0 +1,65 @@
+//! Run history through the API: filters, search, and only the caller's own runs.
+
+use super::Runs;
+use crate::support::{error_of, TestApp};
+use serde_json::json;
+
+async fn history_filters_and_search(app: &TestApp) {
+    let r = Runs::new(app, "history@example.com").await;
+    let a = r.prompt("first", "mock", "mock-1").await;
+    let b = r.prompt("second", "openai_compat", "ok:tokens=3").await;
+    for t in ["one", "two"] {
+        let (_, run) = r
+            .start(json!({ "prompt_id": a, "variables": { "topic": t } }))
+            .await;
+        r.wait(run["id"].as_str().unwrap()).await;
+    }
+    let (_, run) = r
+        .start(json!({ "prompt_id": b, "variables": { "topic": "three" } }))
+        .await;
+    r.wait(run["id"].as_str().unwrap()).await;
+    let api = &r.api;
+    let list = |q: &str| {
+        let path = format!("/api/v1/runs{q}");
+        async move { api.json(reqwest::Method::GET, &path, None, 200).await }
+    };
+    assert_eq!(list("").await["total"], 3);
+    assert_eq!(list(&format!("?prompt_id={a}")).await["total"], 2);
+    assert_eq!(list("?provider=openai_compat").await["total"], 1);
+    assert_eq!(list("?model=mock-1&status=succeeded").await["total"], 2);
+    assert_eq!(list("?status=failed").await["total"], 0);
+    assert_eq!(
+        list("?version=1&per_page=1").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Search in output: the mock echoes the prompt.
+    let found = list("?q=about%20two").await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["prompt_name"], "first");
+    assert_eq!(list("?q=100%25").await["total"], 0);
+    assert_eq!(
+        list("?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z").await["total"],
+        0
+    );
+    let e = error_of(
+        r.api
+            .send(reqwest::Method::GET, "/api/v1/runs?status=bogus", None)
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(e["code"], "validation_error");
+    // Another user sees none of them.
+    let other = Runs::new(app, "stranger@example.com").await;
+    assert_eq!(
+        other
+            .api
+            .json(reqwest::Method::GET, "/api/v1/runs", None, 200)
+            .await["total"],
+        0
+    );
+}
+with_fake_provider!(history, history_filters_and_search);
