@@ -12,7 +12,7 @@ pub use stream::{events, follow_run, user_events, UserStreamItem};
 
 use super::{EventKind, Run, RunError, RunQuery, RunStatus, RunSummary, PREVIEW_CHARS};
 use crate::accounts::service::Identity;
-use crate::auth::authorize;
+use crate::auth::authorize::{self, MEMBER_ROLE};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::projects::Action;
@@ -100,17 +100,21 @@ pub(crate) async fn load(
         .await
         .map_err(db_error("load run"))?
         .ok_or_else(run_not_found)?;
-    match authorize(db, who.user.id, run.project_id, action).await {
-        Ok(_) => Ok(run),
+    hide_project(authorize::authorize(db, who.user.id, run.project_id, action).await).map(|_| run)
+}
+
+/// A project the caller is not a member of shows as the run not being found.
+fn hide_project<T>(allowed: Result<T>) -> Result<T> {
+    match allowed {
         Err(e) if e.code == crate::ErrorCode::NotFound => Err(run_not_found()),
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
 /// Check that the caller may `action` the run `id`, as [`load`] does, without loading it:
 /// one read of the caller's role in the run's project (a row, with a NULL role for a
-/// non-member, when the run exists), inline on SQLite
-/// (`store::sqlite_reads`), as a run's start reads. A watcher that follows the run it just
+/// non-member, when the run exists), inline on SQLite (`store::sqlite_reads`), as a run's
+/// start reads. A watcher that follows the run it just
 /// started makes this its only read: through the pool, [`load`] cost two hand-offs to
 /// sqlx's connection threads and back, and the whole row.
 pub(crate) async fn authorize_run(
@@ -131,14 +135,8 @@ pub(crate) async fn authorize_run(
         .await
         .map_err(db_error("authorize run"))?
         .ok_or_else(run_not_found)?;
-    match authorize::role_allows(found.role.as_deref(), action) {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == crate::ErrorCode::NotFound => Err(run_not_found()),
-        Err(e) => Err(e),
-    }
+    hide_project(authorize::role_allows(found.role.as_deref(), action)).map(|_| ())
 }
-
-use authorize::MEMBER_ROLE;
 
 /// A run's existence and the caller's role in its project (`None`: not a member).
 struct RunAccess {
