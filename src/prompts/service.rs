@@ -8,6 +8,7 @@ use super::{
 };
 use crate::accounts::service::Identity;
 use crate::auth::authorize;
+use crate::auth::authorize::MEMBER_ROLE;
 use crate::error::{Error, Result};
 use crate::projects::Action;
 use crate::store::sqlite_reads::Reads;
@@ -54,11 +55,9 @@ pub async fn load_through(
         .await
         .map_err(db_error("load prompt"))?
         .ok_or_else(|| Error::not_found("prompt not found"))?;
-    crate::auth::authorize::role_allows(found.role.as_deref(), action)?;
+    authorize::role_allows(found.role.as_deref(), action)?;
     Ok(found.prompt)
 }
-
-use authorize::MEMBER_ROLE;
 
 /// A prompt row and the caller's role in its project (`None`: not a member).
 struct PromptAndRole {

@@ -114,9 +114,9 @@ fn hide_project<T>(allowed: Result<T>) -> Result<T> {
 /// Check that the caller may `action` the run `id`, as [`load`] does, without loading it:
 /// one read of the caller's role in the run's project (a row, with a NULL role for a
 /// non-member, when the run exists), inline on SQLite (`store::sqlite_reads`), as a run's
-/// start reads. A watcher that follows the run it just
-/// started makes this its only read: through the pool, [`load`] cost two hand-offs to
-/// sqlx's connection threads and back, and the whole row.
+/// start reads. A watcher that follows the run it just started makes this its only read:
+/// through the pool, [`load`] cost two hand-offs to sqlx's connection threads and back, and
+/// the whole row.
 pub(crate) async fn authorize_run(
     engine: &Engine,
     who: &Identity,
