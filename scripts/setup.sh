@@ -10,7 +10,7 @@ BINARYEN_VERSION=132.0.0
 WITH_TESTS=0
 [ "${1:-}" = "--test" ] && WITH_TESTS=1
 
-say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+say() { printf '\033[1msetup:\033[0m %s (%s)\n' "$*" "$(date +%T)"; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -26,10 +26,11 @@ fi
 # 2. cargo-leptos.
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   say "installing cargo-leptos $CARGO_LEPTOS_VERSION"
-  # The longest step of a cold CI (23.5 min of 85 on 2 cores, 2026-11-27). Its own profile
-  # asks for fat LTO; building it without (CARGO_PROFILE_RELEASE_LTO=false, 16 codegen
-  # units) was measured on the same machine at 22.9 min: no gain, so it stays as published.
-  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  # Built unoptimised: at full optimisation (its own profile, fat LTO) this was the longest
+  # step of a cold CI, 23.5 min of 85 on 2 cores (2026-11-27; without the LTO, 22.9). The
+  # tool only orchestrates cargo, wasm-bindgen and wasm-opt, so its own speed is not felt.
+  CARGO_PROFILE_DEV_DEBUG=false \
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --debug
 fi
 
 # 3. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock.

@@ -14,16 +14,17 @@ root=$(pwd)
 export PATH="$HOME/.cargo/bin:$PATH"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 
 step "format"
 cargo fmt --all -- --check
 
 step "clippy: server (ssr) with tests"
-cargo clippy -p promptlab-server --all-targets --locked -- -D warnings
-cargo clippy -p promptlab --features ssr --all-targets --locked -- -D warnings
-cargo clippy -p promptlab-fake-provider --all-targets --locked -- -D warnings
-cargo clippy -p promptlab-bench --all-targets --locked -- -D warnings
+# One call for the four native packages, with the same package and feature set as the
+# tests below: separate calls unify features differently and re-check shared dependencies.
+# Workspace members they depend on (app, migrations) are linted too.
+cargo clippy -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench \
+  --features promptlab/ssr --all-targets --locked -- -D warnings
 
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -D warnings
@@ -31,8 +32,10 @@ cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -
 step "unit and integration tests (SQLite and PostgreSQL)"
 cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr --locked --no-fail-fast
 
-step "build the site (cargo-leptos)"
-cargo leptos build --split
+step "build the site (cargo-leptos, browser bundle only)"
+# The server under test is the debug binary the tests above built (the crash test runs it
+# too); building it again with cargo-leptos's flags would recompile every dependency.
+cargo leptos build --split --frontend-only
 
 step "browser tests (Playwright, Chromium)"
 e2e_dir=$(mktemp -d)
