@@ -1,7 +1,9 @@
 import { defineConfig } from '@playwright/test';
 
-// The server under test: the binary cargo-leptos built, on its own port and a throwaway
-// SQLite database (scripts/test.sh sets these). Chromium is Debian's; nothing downloads.
+// The server under test: a debug build of promptlab-server (scripts/test.sh passes the one
+// its Rust tests built) serving the site cargo-leptos built, on its own port and a
+// throwaway SQLite database (scripts/test.sh sets these). Chromium is Debian's; nothing
+// downloads.
 const port = Number(process.env.E2E_PORT ?? 3117);
 const baseURL = `http://127.0.0.1:${port}`;
 const root = process.env.PROMPTLAB_ROOT ?? '..';

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of PromptLab: formatting, clippy for both builds (server `ssr`
 # and browser `hydrate` on wasm32), unit and integration tests on SQLite and PostgreSQL
-# (including the wasm dependency check and the kill -9 crash test), then the app built by
-# cargo-leptos under Playwright in Chromium, with and without JavaScript, and the bounded
-# load test against the release server (0 errors required; p99 latency printed).
+# (including the wasm dependency check and the kill -9 crash test), then the browser bundle
+# built by cargo-leptos and the tests' server binary under Playwright in Chromium, with and
+# without JavaScript, and the bounded load test against the release server (0 errors
+# required; p99 latency printed).
 #
 # Needs PostgreSQL at 127.0.0.1:5432 with trust auth (PROMPTLAB_TEST_PG_URL overrides).
 set -euo pipefail
@@ -30,11 +31,14 @@ step "clippy: browser (hydrate, wasm32)"
 cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr --locked --no-fail-fast
+# With the flag cargo-leptos gives the server (always-erase-components in Cargo.toml): the
+# tests run the code that ships, and the server binary they build renders the same markup
+# as the browser bundle below hydrates (without the flag, hydration fails).
+RUSTFLAGS="--cfg erase_components" cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr --locked --no-fail-fast
 
 step "build the site (cargo-leptos, browser bundle only)"
-# The server under test is the debug binary the tests above built (the crash test runs it
-# too); building it again with cargo-leptos's flags would recompile every dependency.
+# The server under test is the debug binary the tests above built with the same flags (the
+# crash test runs it too); cargo-leptos would only build it again.
 cargo leptos build --split --frontend-only
 
 step "browser tests (Playwright, Chromium)"
