@@ -52,7 +52,10 @@ export PROMPTLAB_ROOT="$root"
 step "load test (60 s of mixed traffic with 200 SSE subscribers, release build)"
 # Release: the test measures the product, and a debug build cannot serve this rate. With
 # the flag `cargo leptos build --release` gives the server (always-erase-components in
-# Cargo.toml), so this is the server that ships, and it reuses bench/run.sh's build.
+# Cargo.toml), so the server's code is built as it ships. One call for the three: the
+# dependencies they share are built once (bench/run.sh builds the server through
+# cargo-leptos instead, alone, whose features unify differently, so it does not reuse
+# this build).
 RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p promptlab-server -p promptlab-fake-provider -p promptlab-bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$target_dir/release/promptlab-bench" load \
