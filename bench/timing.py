@@ -7,7 +7,8 @@ end of the run from the provider's last event to `succeeded` told ("run ended an
 finish_us), the writer's batches ("writer batch", exec_us), and the reads before a run's
 provider request: the session ("session read", read_us), then the prompt, the lookup by
 key and the whole start up to the provider request ("run start read": prompt_us,
-lookup_us, opened_us). Prints p10/p50/p90/p99 of each in microseconds.
+lookup_us, opened_us), and from the provider request's sending to its first text parsed
+("first token", ttft_us). Prints p10/p50/p90/p99 of each in microseconds.
 
     python3 bench/timing.py server.log [more.log ...]
 """
@@ -22,6 +23,7 @@ EVENTS = {
     "writer batch": ("in SQLite", "exec_us"),
     "session read": ("session", "read_us"),
     "run start read": ("prompt", "prompt_us"),
+    "first token": ("first token", "ttft_us"),
 }
 # Further fields of an event already matched above: (message, name, field).
 MORE = [

@@ -144,7 +144,9 @@ async fn attempt(
             Ok(Delta::Model(m)) => done.provider_model = Some(m.chars().take(200).collect()),
             Ok(Delta::Text(text)) => {
                 if done.ttft.is_none() {
-                    done.ttft = Some(t0.elapsed());
+                    let ttft = t0.elapsed();
+                    done.ttft = Some(ttft);
+                    tracing::debug!(target: "promptlab::timing", ttft_us = ttft.as_micros() as u64, "first token");
                 }
                 live.emit(EventKind::Delta { text });
             }
