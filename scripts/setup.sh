@@ -28,7 +28,9 @@ if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   say "installing cargo-leptos $CARGO_LEPTOS_VERSION"
   # Built unoptimised: at full optimisation (its own profile, fat LTO) this was the longest
   # step of a cold CI, 23.5 min of 85 on 2 cores (2026-11-27; without the LTO, 22.9). The
-  # tool only orchestrates cargo, wasm-bindgen and wasm-opt, so its own speed is not felt.
+  # tool only orchestrates cargo, wasm-bindgen and wasm-opt, so its own speed is not felt
+  # (splitting the release wasm: about 1 s). Unoptimised it installs in 3.2 min on a
+  # machine that builds about 2.4 times as fast as that one (bench/ANALYSIS.md).
   CARGO_PROFILE_DEV_DEBUG=false \
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --debug
 fi
