@@ -15,17 +15,18 @@ root=$(pwd)
 export PATH="$HOME/.cargo/bin:$PATH"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
+# The native packages, linted and tested as one set: separate calls would unify features
+# differently and check or build the dependencies they share again.
+native=(-p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr)
+
 step() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 
 step "format"
 cargo fmt --all -- --check
 
 step "clippy: server (ssr) with tests"
-# One call for the four native packages, with the same package and feature set as the
-# tests below: separate calls unify features differently and re-check shared dependencies.
-# Workspace members they depend on (app, migrations) are linted too.
-cargo clippy -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench \
-  --features promptlab/ssr --all-targets --locked -- -D warnings
+# The workspace members these depend on (app, migrations) are linted too.
+cargo clippy "${native[@]}" --all-targets --locked -- -D warnings
 
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy -p promptlab-frontend --target wasm32-unknown-unknown --locked -- -D warnings
@@ -34,7 +35,7 @@ step "unit and integration tests (SQLite and PostgreSQL)"
 # With the flag cargo-leptos gives the server (always-erase-components in Cargo.toml): the
 # tests run the code that ships, and the server binary they build renders the same markup
 # as the browser bundle below hydrates (without the flag, hydration fails).
-RUSTFLAGS="--cfg erase_components" cargo nextest run -p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr --locked --no-fail-fast
+RUSTFLAGS="--cfg erase_components" cargo nextest run "${native[@]}" --locked --no-fail-fast
 
 step "build the site (cargo-leptos, browser bundle only)"
 # The server under test is the debug binary the tests above built with the same flags (the
