@@ -2,7 +2,10 @@
 //! then started again on the same database. Every run must reach a final state, none may
 //! be lost or duplicated, and every succeeded run's output must be recorded exactly once.
 //!
-//! This drives the real binary as a child process, so the kill is a real `kill -9`.
+//! This drives the real binary as a child process, so the kill is a real `kill -9`. To
+//! watch it, run it alone with its narration shown (`--no-capture`; the README's
+//! "Watching the crash test" has the command): the server's pids, the runs' states at the
+//! kill, the recovery's progress, and what was checked.
 
 use crate::support::{Backend, JWT_SECRET};
 use serde_json::{json, Value};
@@ -24,6 +27,62 @@ fn free_port() -> u16 {
 struct Server {
     child: Child,
     base: String,
+}
+
+/// A line of narration for whoever runs this test with `--no-capture`; captured otherwise.
+fn say(started: Instant, what: &str) {
+    eprintln!(
+        "[crash test {:>6.2} s] {what}",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// How many of `runs` are in each status, as `status: n` pairs.
+fn tally(runs: &[Value]) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for run in runs {
+        *counts
+            .entry(run["status"].as_str().unwrap_or("?").to_owned())
+            .or_insert(0usize) += 1;
+    }
+    counts
+        .iter()
+        .map(|(status, n)| format!("{status}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many of the user's runs are in `status`, from the run list's total (one request, so
+/// reading it does not delay the kill).
+async fn count(http: &reqwest::Client, base: &str, token: &str, status: &str) -> u64 {
+    let list: Value = http
+        .get(format!("{base}/api/v1/runs?status={status}&per_page=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["total"].as_u64().expect("a total")
+}
+
+/// Every run of `ids`, read back through the API.
+async fn read_runs(http: &reqwest::Client, base: &str, token: &str, ids: &[String]) -> Vec<Value> {
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in ids {
+        let run: Value = http
+            .get(format!("{base}/api/v1/runs/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        runs.push(run);
+    }
+    runs
 }
 
 impl Server {
@@ -67,6 +126,10 @@ impl Server {
         Self { child, base }
     }
 
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn kill9(mut self) {
         // std's kill is SIGKILL on Unix: no shutdown code runs.
         self.child.kill().expect("kill -9");
@@ -80,10 +143,19 @@ impl Server {
 }
 
 async fn crash_and_recover(backend: Backend) {
+    let t0 = Instant::now();
     let fake = promptlab_fake_provider::spawn().await;
     let (db, _guard) = crate::support::fresh_database(backend).await;
     let port = free_port();
     let server = Server::start(&db, &fake, port).await;
+    say(
+        t0,
+        &format!(
+            "{backend:?}: server up (pid {}) on {}; fake provider on {fake}",
+            server.pid(),
+            server.base
+        ),
+    );
     let http = reqwest::Client::new();
     let token: String = {
         let res = http
@@ -126,26 +198,38 @@ async fn crash_and_recover(backend: Backend) {
         let v: Value = res.json().await.unwrap();
         ids.push(v["run"]["id"].as_str().unwrap().to_owned());
     }
+    say(
+        t0,
+        &format!("{RUNS} runs started, each streaming {TOKENS} words 100 ms apart"),
+    );
     // Mid-flight: the runs are streaming (about two seconds each).
     tokio::time::sleep(Duration::from_millis(800)).await;
+    let queued = count(&http, &server.base, &token, "queued").await;
+    let running = count(&http, &server.base, &token, "running").await;
+    let pid = server.pid();
     server.kill9();
+    say(
+        t0,
+        &format!("kill -9 {pid}; just before it, {queued} runs were queued and {running} running"),
+    );
+    assert!(
+        queued + running > 0,
+        "the kill came after every run had finished"
+    );
 
     let server = Server::start(&db, &fake, port).await;
+    say(
+        t0,
+        &format!("restarted on the same database (pid {})", server.pid()),
+    );
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut final_runs: Vec<Value>;
+    let mut last_said = Instant::now();
     loop {
-        final_runs = Vec::new();
-        for id in &ids {
-            let run: Value = http
-                .get(format!("{}/api/v1/runs/{id}", server.base))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            final_runs.push(run);
+        final_runs = read_runs(&http, &server.base, &token, &ids).await;
+        if last_said.elapsed() >= Duration::from_secs(1) {
+            say(t0, &format!("recovering: {}", tally(&final_runs)));
+            last_said = Instant::now();
         }
         let done = final_runs
             .iter()
@@ -201,6 +285,14 @@ async fn crash_and_recover(backend: Backend) {
     assert!(
         retried > 0,
         "the kill interrupted runs that were then retried"
+    );
+    say(
+        t0,
+        &format!(
+            "all {RUNS} runs final ({}); {retried} were interrupted and run again; the run \
+             list holds exactly {RUNS}; every output is the {TOKENS} words once",
+            tally(&final_runs)
+        ),
     );
     server.stop();
 }
