@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # What Leptos's islands would do to PromptLab's own first visit, measured on the app itself
-# rather than on a probe. bench/islands-app.patch, applied to a throwaway worktree of HEAD:
-# - turns on the `islands` features of leptos and leptos_i18n (whose context provider
-#   becomes an island) and hydrates with `hydrate_islands`;
-# - makes the sign-in pages' and the header's interactive parts islands (the sign-in and
-#   sign-up forms, the language switch, the theme toggle), as a conversion would;
-# - makes each of the six other pages one lazy island (`#[island(lazy)]`) as it stands, so
-#   its code goes into chunks of its own, as the lazy routes' does today. Only the size is
-#   meant: those pages still read the router on the client, which islands do not have, so
-#   this build does not work in a browser beyond the sign-in pages.
-# Builds the browser bundle as bench/run.sh does (release, split, wasm-opt) and prints what
-# a first visit downloads, next to the shipped build's when target/site holds one, with
-# the main module's code and data sections. Needs the toolchain from scripts/setup.sh;
-# about 15 min cold on 2 cores (its own target directory: ISLANDS_TARGET to keep one).
+# rather than on a probe. In a throwaway worktree of HEAD it builds three browser bundles,
+# each as bench/run.sh builds the shipped one (release, split, wasm-opt):
+# 1. HEAD as it is: the whole app hydrated, pages split by route (the comparison).
+# 2. HEAD with bench/islands-app.patch, which
+#    - turns on the `islands` features of leptos and leptos_i18n (whose context provider
+#      becomes an island; the patch drops the provider's language-header option, which
+#      its island form does not take) and hydrates with `hydrate_islands`;
+#    - makes the interactive parts of the sign-in pages and the header islands (the
+#      sign-in and sign-up forms, the language switch, the theme toggle), as a conversion
+#      would;
+#    - makes each page behind a lazy route today (the prompt list, a prompt's editor, a
+#      version, the diff, the run list, a run) one lazy island (`#[island(lazy)]`) as it
+#      stands, so its code goes into chunks of its own. Only the size is meant: those pages
+#      still read the router on the client, which islands do not have, so this build does
+#      not work in a browser beyond the sign-in pages.
+# 3. The same with those six pages left server-only (`#[component]`): no code of theirs in
+#    the wasm, which shows what their static data adds to the main module in 2.
+# Prints what a first visit downloads (the main module, its JS glue and the split loader)
+# and the main module's code and data sections, gzip -9. Needs the toolchain from
+# scripts/setup.sh; about 30 min cold on a slow 2-core machine, 12 min with a warm target
+# directory (ISLANDS_TARGET keeps one; the islands features change every Leptos crate's
+# build, so it is not the project's own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,26 +32,38 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+export CARGO_TARGET_DIR
+CARGO_TARGET_DIR=$(realpath -m "${ISLANDS_TARGET:-$tmp/target}")
 git worktree add -q --detach "$tmp/tree" HEAD
-git -C "$tmp/tree" apply "$root/bench/islands-app.patch"
-# Its own target directory unless one is given (ISLANDS_TARGET): the islands features
-# change the build of every Leptos crate.
-export CARGO_TARGET_DIR="${ISLANDS_TARGET:-$tmp/target}"
-(cd "$tmp/tree" && cargo leptos build --release --split --frontend-only >&2)
+tree=$tmp/tree
 
+# Build the worktree's browser bundle and keep a copy of it in $tmp/$1.
+build() {
+  (cd "$tree" && cargo leptos build --release --split --frontend-only >&2)
+  [ -f "$tree/target/site/pkg/promptlab.wasm" ] || {
+    echo "islands-app: the $1 build left no promptlab.wasm" >&2
+    exit 1
+  }
+  cp -r "$tree/target/site/pkg" "$tmp/$1"
+}
+
+# gzip -9 bytes of a file (no name or time stored in the header).
+gz() { gzip -9 -n -c "$1" | wc -c; }
+
+# Raw and gzip bytes of what every page loads first.
 first_visit() {
-  # The main module, its JS glue and the split loader: what every page loads first.
-  local pkg=$1 raw=0 gz=0 f
+  local pkg=$1 raw=0 gzipped=0 f
   for f in "$pkg"/promptlab.wasm "$pkg"/promptlab.js "$pkg"/__wasm_split*.js; do
     [ -f "$f" ] || continue
     raw=$((raw + $(stat -c %s "$f")))
-    gz=$((gz + $(gzip -9 -c "$f" | wc -c)))
+    gzipped=$((gzipped + $(gz "$f")))
   done
-  printf '%s | %s' "$raw" "$gz"
+  printf '%s | %s' "$raw" "$gzipped"
 }
+
+# gzip -9 bytes of a module's code and data sections (data segments are not split by
+# route: every chunk's static data stays in the main module).
 sections() {
-  # gzip -9 bytes of a module's code and data sections (data segments are not split by
-  # route: every chunk's static data stays in the main module).
   python3 - "$1" <<'PY'
 import gzip, sys
 b = open(sys.argv[1], "rb").read()
@@ -56,18 +77,30 @@ i, out = 8, {}
 while i < len(b):
     sid = b[i]; n, i = leb(i + 1)
     if sid in (10, 11):
-        out[sid] = len(gzip.compress(b[i:i + n], 9))
+        out[sid] = len(gzip.compress(b[i:i + n], 9, mtime=0))
     i += n
-print(f"{out.get(10, 0)} | {out.get(11, 0)}", end="")
+print(f"{out[10]} | {out[11]}", end="")
 PY
 }
+
+row() {
+  local label=$1 pkg=$2 fv sec
+  fv=$(first_visit "$pkg")
+  sec=$(sections "$pkg/promptlab.wasm")
+  echo "| $label | $fv | $sec |"
+}
+
+build shipped
+git -C "$tree" apply "$root/bench/islands-app.patch"
+build islands
+sed -i 's/^#\[island(lazy)\]$/#[component]/' "$tree"/app/src/routes/*.rs
+build signin-only
+
 echo "| build | first visit raw bytes | first visit gzip -9 bytes | main module code, gzip -9 | main module data, gzip -9 |"
 echo "|---|---:|---:|---:|---:|"
-if [ -f target/site/pkg/promptlab.wasm ]; then
-  echo "| shipped (target/site/pkg: the whole app hydrated, pages split by route) | $(first_visit target/site/pkg) | $(sections target/site/pkg/promptlab.wasm) |"
-fi
-pkg="$tmp/tree/target/site/pkg"
-echo "| islands (bench/islands-app.patch) | $(first_visit "$pkg") | $(sections "$pkg/promptlab.wasm") |"
+row "HEAD as shipped: the whole app hydrated, pages split by route" "$tmp/shipped"
+row "islands: sign-in parts, and the six other pages as lazy islands" "$tmp/islands"
+row "islands: sign-in parts only (the six pages server-only)" "$tmp/signin-only"
+chunks=$(find "$tmp/islands" -name '*.wasm' ! -name promptlab.wasm | wc -l)
 echo
-chunks=$(ls "$pkg" | grep -c '^chunk_.*\.wasm$\|^split_.*\.wasm$' || true)
-echo "The islands build has $chunks chunk files for its lazy islands (not part of a first visit)."
+echo "The lazy islands' code is in $chunks more wasm files (chunks and split functions), not part of a first visit."

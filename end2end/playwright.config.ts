@@ -13,8 +13,8 @@ export default defineConfig({
   testDir: './tests',
   // Generous waits: they bound how long a test may wait for the page to reach a state, not
   // how fast it must (speed is measured in bench/). Machines of this project's kind differ
-  // up to 2.4x in build and run speed, and on a slow one the debug bundle took over 10 s
-  // to hydrate while a compile shared the two cores; the longest test takes ~20 s there.
+  // up to about 3x in build speed, and on a slow one the debug bundle took over 10 s to
+  // hydrate while a compile shared the two cores; the longest test takes ~20 s there.
   timeout: 90_000,
   expect: { timeout: 25_000 },
   fullyParallel: true,

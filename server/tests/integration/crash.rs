@@ -52,8 +52,8 @@ fn tally(runs: &[Value]) -> String {
         .join(", ")
 }
 
-/// How many of the user's runs are in `status`, from the run list's total (one request, so
-/// reading it does not delay the kill).
+/// How many of the user's runs are in `status`, from the run list's total: one request,
+/// where reading every run would take seconds on a slow machine and delay the kill.
 async fn count(http: &reqwest::Client, base: &str, token: &str, status: &str) -> u64 {
     let list: Value = http
         .get(format!("{base}/api/v1/runs?status={status}&per_page=1"))
@@ -184,13 +184,13 @@ async fn crash_and_recover(backend: Backend) {
         .json()
         .await
         .unwrap();
-    let pid = prompt["id"].as_str().unwrap().to_owned();
+    let prompt_id = prompt["id"].as_str().unwrap().to_owned();
     let mut ids = Vec::with_capacity(RUNS);
     for n in 0..RUNS {
         let res = http
             .post(format!("{}/api/v1/runs", server.base))
             .bearer_auth(&token)
-            .json(&json!({ "prompt_id": pid, "variables": { "n": n } }))
+            .json(&json!({ "prompt_id": prompt_id, "variables": { "n": n } }))
             .send()
             .await
             .unwrap();
