@@ -155,7 +155,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
                     } else {
                         "/runs".to_owned()
                     };
-                    check(
+                    check_page(
                         http.get(format!("{base}{path}"))
                             .bearer_auth(&token)
                             .send()
@@ -235,10 +235,32 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     })
 }
 
+/// A page load: answered 2xx, and the document is whole: its head links the stylesheet and
+/// has a title (both come from the app's render, so a render that lost its request's context
+/// under load would show here), and the body holds the page's main element.
+async fn check_page(res: Result<reqwest::Response, reqwest::Error>, what: &str) -> Res<()> {
+    let body = fetch(res, what).await?;
+    let html = String::from_utf8_lossy(&body);
+    for (needle, missing) in [
+        ("href=\"/pkg/promptlab.css\"", "the stylesheet link"),
+        ("<title>", "a title"),
+        ("<main class=\"page\">", "its main element"),
+    ] {
+        if !html.contains(needle) {
+            return Err(format!("{what}: the page came without {missing}"));
+        }
+    }
+    Ok(())
+}
+
 async fn check(res: Result<reqwest::Response, reqwest::Error>, what: &str) -> Res<()> {
+    fetch(res, what).await.map(drop)
+}
+
+/// The whole body of a 2xx answer (the time includes reading it), or the error.
+async fn fetch(res: Result<reqwest::Response, reqwest::Error>, what: &str) -> Res<Vec<u8>> {
     let res = res.map_err(|e| format!("{what}: {e}"))?;
     let status = res.status();
-    // Read the whole body: the time includes it.
     let body = res.bytes().await.map_err(|e| format!("{what}: {e}"))?;
     if !status.is_success() {
         return Err(format!(
@@ -249,5 +271,5 @@ async fn check(res: Result<reqwest::Response, reqwest::Error>, what: &str) -> Re
                 .collect::<String>()
         ));
     }
-    Ok(())
+    Ok(body.to_vec())
 }
