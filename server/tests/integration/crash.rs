@@ -52,35 +52,32 @@ fn tally(runs: &[Value]) -> String {
         .join(", ")
 }
 
-/// How many of the user's runs are in `status`, from the run list's total: one request,
-/// where reading every run would take seconds on a slow machine and delay the kill.
-async fn count(http: &reqwest::Client, base: &str, token: &str, status: &str) -> u64 {
-    let list: Value = http
-        .get(format!("{base}/api/v1/runs?status={status}&per_page=1"))
+/// `GET {base}{path}` as the signed-in user, as JSON.
+async fn get_json(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Value {
+    http.get(format!("{base}{path}"))
         .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    list["total"].as_u64().expect("a total")
+        .unwrap()
+}
+
+/// How many of the user's runs are in `status`, from the run list's total: one request,
+/// where reading every run would take seconds on a slow machine and delay the kill.
+async fn count(http: &reqwest::Client, base: &str, token: &str, status: &str) -> u64 {
+    let path = format!("/api/v1/runs?status={status}&per_page=1");
+    get_json(http, base, token, &path).await["total"]
+        .as_u64()
+        .expect("a total")
 }
 
 /// Every run of `ids`, read back through the API.
 async fn read_runs(http: &reqwest::Client, base: &str, token: &str, ids: &[String]) -> Vec<Value> {
     let mut runs = Vec::with_capacity(ids.len());
     for id in ids {
-        let run: Value = http
-            .get(format!("{base}/api/v1/runs/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        runs.push(run);
+        runs.push(get_json(http, base, token, &format!("/api/v1/runs/{id}")).await);
     }
     runs
 }
@@ -250,15 +247,7 @@ async fn crash_and_recover(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // None lost, none duplicated.
-    let list: Value = http
-        .get(format!("{}/api/v1/runs?per_page=1", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&http, &server.base, &token, "/api/v1/runs?per_page=1").await;
     assert_eq!(list["total"], RUNS as u64, "exactly the runs started");
     let expected: Vec<&str> = [
         "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
