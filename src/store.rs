@@ -186,8 +186,12 @@ pub fn checkpoints(db: &DatabaseConnection, url: &str) -> Option<Checkpoints> {
             if now.is_none() || now == last {
                 continue;
             }
+            let started = std::time::Instant::now();
             match checkpoint(&db).await {
-                Ok(_) => last = now,
+                Ok((frames, copied)) => {
+                    last = now;
+                    tracing::debug!(target: "promptlab::timing", frames, copied, checkpoint_us = started.elapsed().as_micros() as u64, "checkpoint");
+                }
                 Err(DbErr::ConnectionAcquire(_)) => return, // the pool was closed
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
