@@ -37,9 +37,10 @@
 //! timestamp as RFC 3339 text, a bool as 0 or 1), so rows written here and rows written
 //! through the pool read back the same, and compare equal in queries; the tests check it
 //! column by column. The connection is opened on the file sqlx opened, with the pool's
-//! settings: WAL, `synchronous=NORMAL`, foreign keys on, no automatic checkpoints, stable
-//! query plans, and a 5 s wait for another connection's lock; only its busy handler
-//! retries sooner than SQLite's own (`busy::BUSY_RETRY`).
+//! settings: WAL, `synchronous=NORMAL`, foreign keys on, no automatic checkpoints, the
+//! WAL cut back to `store::WAL_SIZE_LIMIT` when its log starts over, stable query plans,
+//! and a 5 s wait for another connection's lock; only its busy handler retries sooner
+//! than SQLite's own (`busy::BUSY_RETRY`).
 
 use libsqlite3_sys as ffi;
 use sea_orm::sqlx::error::{DatabaseError, ErrorKind};

@@ -107,6 +107,29 @@ impl Connection {
         Err(e)
     }
 
+    /// A `RESTART` checkpoint of the main database: takes the write lock, copies every
+    /// frame of the WAL into the database file, syncs it, and waits until no reader uses
+    /// the WAL, so the next write starts the log over. `Ok(false)` when the busy timeout
+    /// ran out first (a write or a reader held on): what it copied stays copied.
+    pub(in crate::store) fn checkpoint_restart(&self) -> Result<bool, SqliteError> {
+        // SAFETY: an open connection; a null name means the main database; SQLite accepts
+        // null for the two counts, which are not wanted here.
+        let rc = unsafe {
+            ffi::sqlite3_wal_checkpoint_v2(
+                self.db.as_ptr(),
+                std::ptr::null(),
+                ffi::SQLITE_CHECKPOINT_RESTART,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(true),
+            ffi::SQLITE_BUSY => Ok(false),
+            _ => Err(self.error(rc)),
+        }
+    }
+
     /// True while no transaction is open (SQLite rolled a failed one back by itself).
     fn autocommit(&self) -> bool {
         // SAFETY: an open connection.

@@ -10,6 +10,11 @@ use std::ffi::CString;
 use std::os::raw::c_int;
 use std::path::Path;
 use std::ptr::NonNull;
+use std::time::Duration;
+
+/// Longest a `RESTART` checkpoint waits for the write lock or for a reader of an older
+/// snapshot before it gives up until the next tick.
+const RESTART_WAIT: Duration = Duration::from_millis(50);
 
 impl Connection {
     /// The writer's connection: the pool's settings, the writer's busy handler.
@@ -27,6 +32,10 @@ impl Connection {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
         )?;
+        conn.exec(&format!(
+            "PRAGMA journal_size_limit = {};",
+            crate::store::WAL_SIZE_LIMIT
+        ))?;
         Ok(conn)
     }
 
@@ -37,6 +46,20 @@ impl Connection {
     pub(in crate::store) fn open_reader(path: &Path) -> Result<Self, SqliteError> {
         let conn = Self::open_raw(path)?;
         conn.exec("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    /// The checkpoint task's connection for `RESTART` checkpoints (`store::checkpoints`):
+    /// the pool's settings, and a busy timeout of [`RESTART_WAIT`] instead of seconds,
+    /// because such a checkpoint holds every write back while it waits for a reader.
+    pub(in crate::store) fn open_checkpointer(path: &Path) -> Result<Self, SqliteError> {
+        let conn = Self::open_raw(path)?;
+        conn.exec(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_size_limit = {}; PRAGMA busy_timeout = {};",
+            crate::store::WAL_SIZE_LIMIT,
+            RESTART_WAIT.as_millis()
+        ))?;
         Ok(conn)
     }
 
