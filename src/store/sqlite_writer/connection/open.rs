@@ -16,6 +16,16 @@ use std::time::Duration;
 /// snapshot before it gives up until the next tick.
 const RESTART_WAIT: Duration = Duration::from_millis(50);
 
+/// The settings the pool's connections have (`store::connect`), for a connection that
+/// writes (the WAL, the sync level, automatic checkpoints off, the WAL's size limit).
+fn pool_settings() -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+        crate::store::WAL_SIZE_LIMIT
+    )
+}
+
 impl Connection {
     /// The writer's connection: the pool's settings, the writer's busy handler.
     pub(in crate::store::sqlite_writer) fn open(path: &Path) -> Result<Self, SqliteError> {
@@ -28,14 +38,7 @@ impl Connection {
                 std::ptr::null_mut(),
             );
         }
-        conn.exec(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-        )?;
-        conn.exec(&format!(
-            "PRAGMA journal_size_limit = {};",
-            crate::store::WAL_SIZE_LIMIT
-        ))?;
+        conn.exec(&pool_settings())?;
         Ok(conn)
     }
 
@@ -54,10 +57,9 @@ impl Connection {
     /// because such a checkpoint holds every write back while it waits for a reader.
     pub(in crate::store) fn open_checkpointer(path: &Path) -> Result<Self, SqliteError> {
         let conn = Self::open_raw(path)?;
+        conn.exec(&pool_settings())?;
         conn.exec(&format!(
-            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA journal_size_limit = {}; PRAGMA busy_timeout = {};",
-            crate::store::WAL_SIZE_LIMIT,
+            "PRAGMA busy_timeout = {};",
             RESTART_WAIT.as_millis()
         ))?;
         Ok(conn)
