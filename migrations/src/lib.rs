@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_accounts;
 mod m20261122_000002_prompts;
 mod m20261122_000003_runs;
+mod m20261127_000004_runs_partial_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_prompts::Migration),
             Box::new(m20261122_000003_runs::Migration),
+            Box::new(m20261127_000004_runs_partial_indexes::Migration),
         ]
     }
 }

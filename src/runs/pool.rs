@@ -343,14 +343,6 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
             .await;
     }
     // SQLite: one writer, and the uncorrelated subquery is evaluated once.
-    let mut oldest = Query::select();
-    oldest
-        .column(runs::Column::Id)
-        .from(runs::Entity)
-        .and_where(runs::Column::Status.eq(RunStatus::Queued.as_str()))
-        .and_where(runs::Column::Provider.eq(provider))
-        .order_by(runs::Column::QueuedAt, Order::Asc)
-        .limit(limit as u64);
     runs::Entity::update_many()
         .col_expr(
             runs::Column::Status,
@@ -364,10 +356,23 @@ async fn claim(engine: &Engine, provider: &str, limit: usize) -> Result<Vec<runs
         .col_expr(runs::Column::LeaseExpiresAt, Expr::value(until))
         .col_expr(runs::Column::StartedAt, Expr::value(now))
         .col_expr(runs::Column::Output, Expr::value(""))
-        .filter(runs::Column::Id.in_subquery(oldest))
-        .filter(runs::Column::Status.eq(RunStatus::Queued.as_str()))
+        .filter(runs::Column::Id.in_subquery(oldest_queued(provider, limit)))
+        .filter(runs::status_is(RunStatus::Queued))
         .exec_with_returning(db)
         .await
+}
+
+/// The ids of the `limit` oldest queued runs of one provider (`idx_runs_queue`).
+fn oldest_queued(provider: &str, limit: usize) -> sea_orm::sea_query::SelectStatement {
+    let mut oldest = Query::select();
+    oldest
+        .column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(runs::status_is(RunStatus::Queued))
+        .and_where(runs::Column::Provider.eq(provider))
+        .order_by(runs::Column::QueuedAt, Order::Asc)
+        .limit(limit as u64);
+    oldest
 }
 
 #[cfg(test)]

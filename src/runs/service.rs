@@ -4,9 +4,9 @@
 mod start;
 mod stream;
 
-#[cfg(test)]
-pub(crate) use start::same_key_statement;
 pub use start::start;
+#[cfg(test)]
+pub(crate) use start::{idempotency_statement, same_key_statement};
 
 pub use stream::{events, follow_run, user_events, UserStreamItem};
 
@@ -196,7 +196,7 @@ pub async fn list(engine: &Engine, who: &Identity, query: RunQuery) -> Result<Pa
         select = select.filter(runs::Column::VersionNumber.eq(v));
     }
     if let Some(s) = query.status {
-        select = select.filter(runs::Column::Status.eq(s.as_str()));
+        select = select.filter(runs::status_is(s));
     }
     if let Some(p) = query.provider.as_deref().filter(|p| !p.is_empty()) {
         select = select.filter(runs::Column::Provider.eq(p));
@@ -283,7 +283,7 @@ pub async fn cancel(engine: &Engine, who: &Identity, id: Uuid) -> Result<Run> {
         .col_expr(runs::Column::FinishedAt, Expr::value(now))
         .col_expr(runs::Column::CancelRequested, Expr::value(true))
         .filter(runs::Column::Id.eq(id))
-        .filter(runs::Column::Status.eq(RunStatus::Queued.as_str()))
+        .filter(runs::status_is(RunStatus::Queued))
         .exec_with_returning(db)
         .await
         .map_err(db_error("cancel queued run"))?;

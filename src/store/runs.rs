@@ -45,6 +45,16 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
+/// `status = '<status>'`, the status written into the SQL rather than bound. The queue's,
+/// the leases' and the cache's indexes are partial (`WHERE status = 'queued'`, `'running'`,
+/// `'succeeded'`: migration `m20261127_000004`), and neither SQLite nor a generic
+/// PostgreSQL plan uses a partial index for `status = ?`: the planner must see the
+/// literal. Statuses are fixed ASCII words, so nothing a user sends is written into SQL.
+pub fn status_is(status: crate::runs::RunStatus) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::ExprTrait;
+    Expr::col(Column::Status).eq(Expr::cust(format!("'{}'", status.as_str())))
+}
+
 impl ActiveModelBehavior for ActiveModel {}
 
 impl crate::store::sqlite_writer::FromRow for Model {

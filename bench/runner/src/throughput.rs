@@ -132,7 +132,8 @@ async fn raw_sqlite(runs: usize, driver: RawDriver) -> Res<f64> {
         set.spawn(async move {
             for n in (w..runs).step_by(workers) {
                 let now = chrono::Utc::now();
-                let id = uuid::Uuid::new_v4();
+                // Time-ordered, as the server's run ids are.
+                let id = uuid::Uuid::now_v7();
                 let row = r::ActiveModel {
                     id: Set(id),
                     project_id: Set(project),

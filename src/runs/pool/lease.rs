@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 /// The ids of runs matching `condition`. On PostgreSQL they are locked in id order, so two
 /// multi-row updates never wait on each other in a cycle (deadlock); with `skip_locked`,
-/// rows another transaction holds are left out.
+/// rows another transaction holds are left out. SQLite has one writer and no row locks,
+/// and is not asked for an order it would scan the primary key for.
 pub(super) fn locked_ids(
     backend: DatabaseBackend,
     condition: sea_orm::sea_query::SimpleExpr,
@@ -28,9 +29,9 @@ pub(super) fn locked_ids(
     let mut q = Query::select();
     q.column(runs::Column::Id)
         .from(runs::Entity)
-        .and_where(condition)
-        .order_by(runs::Column::Id, Order::Asc);
+        .and_where(condition);
     if backend == DatabaseBackend::Postgres {
+        q.order_by(runs::Column::Id, Order::Asc);
         if skip_locked {
             q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         } else {
@@ -38,6 +39,17 @@ pub(super) fn locked_ids(
         }
     }
     q
+}
+
+/// Running runs whose lease this instance holds (`idx_runs_lease`, a partial index of
+/// the running runs only).
+pub(super) fn held_by(instance: &str) -> sea_orm::sea_query::SimpleExpr {
+    runs::status_is(RunStatus::Running).and(Expr::col(runs::Column::LeaseOwner).eq(instance))
+}
+
+/// Running runs whose lease ran out before `now` (`idx_runs_lease`).
+pub(super) fn expired(now: chrono::DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+    runs::status_is(RunStatus::Running).and(Expr::col(runs::Column::LeaseExpiresAt).lt(now))
 }
 
 /// Put this process's running runs back in the queue (shutdown); the interrupted attempt
@@ -61,8 +73,7 @@ pub(super) async fn release(engine: &Engine) -> Result<u64, DbErr> {
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
         )
         .col_expr(runs::Column::Output, Expr::value(""))
-        .filter(runs::Column::LeaseOwner.eq(engine.runtime().instance.clone()))
-        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(held_by(&engine.runtime().instance))
         .exec(engine.db())
         .await?;
     Ok(r.rows_affected)
@@ -83,13 +94,7 @@ pub(super) async fn heartbeat(
         let until = Utc::now()
             + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(30));
         let me = engine.runtime().instance.clone();
-        let mine = locked_ids(
-            engine.db().get_database_backend(),
-            Expr::col(runs::Column::LeaseOwner)
-                .eq(me.clone())
-                .and(Expr::col(runs::Column::Status).eq(RunStatus::Running.as_str())),
-            false,
-        );
+        let mine = locked_ids(engine.db().get_database_backend(), held_by(&me), false);
         let renewed = runs::Entity::update_many()
             .col_expr(runs::Column::LeaseExpiresAt, Expr::value(until))
             .filter(runs::Column::Id.in_subquery(mine))
@@ -101,8 +106,7 @@ pub(super) async fn heartbeat(
         }
         // Cancel requests that came in through another instance (or the database).
         let flagged = runs::Entity::find()
-            .filter(runs::Column::LeaseOwner.eq(me))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+            .filter(held_by(&me))
             .filter(runs::Column::CancelRequested.eq(true))
             .all(engine.db())
             .await;
@@ -144,20 +148,15 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
     let max = engine.config().runs.max_attempts;
     let none_ts = Option::<chrono::DateTime<Utc>>::None;
     let backend = db.get_database_backend();
-    let is_expired = || {
-        Expr::col(runs::Column::Status)
-            .eq(RunStatus::Running.as_str())
-            .and(Expr::col(runs::Column::LeaseExpiresAt).lt(now))
-    };
     // Rows a live worker is writing right now are skipped (PostgreSQL): not expired.
     let expired = |extra: sea_orm::sea_query::SimpleExpr| {
         runs::Entity::update_many()
             .filter(runs::Column::Id.in_subquery(locked_ids(
                 backend,
-                is_expired().and(extra),
+                expired(now).and(extra),
                 true,
             )))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+            .filter(runs::status_is(RunStatus::Running))
             .filter(runs::Column::LeaseExpiresAt.lt(now))
             .col_expr(
                 runs::Column::LeaseOwner,
@@ -248,7 +247,7 @@ async fn flush(engine: &Engine, dirty: &[(Uuid, i32, String)]) -> Result<(), DbE
             .filter(runs::Column::Id.eq(id))
             .filter(runs::Column::LeaseOwner.eq(me.clone()))
             .filter(runs::Column::Attempts.eq(attempt))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+            .filter(runs::status_is(RunStatus::Running))
     };
     if engine.db().get_database_backend() == DatabaseBackend::Sqlite {
         // One writer anyway: one transaction for all is far cheaper than one each.

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod plans;
+
 /// Every run in flight holds its worker task, so the task stays small: the database
 /// writes before and after the stream are boxed (their futures are several kB and
 /// would otherwise be part of every task for its whole life). 10,000 streams in flight

@@ -281,7 +281,7 @@ async fn next_attempt(engine: &Engine, id: Uuid, attempt_no: i32) -> Result<bool
         .filter(runs::Column::Id.eq(id))
         .filter(runs::Column::Attempts.eq(attempt_no - 1))
         .filter(runs::Column::LeaseOwner.eq(engine.runtime().instance.clone()))
-        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(runs::status_is(RunStatus::Running))
         .exec(engine.db())
         .await?;
     Ok(r.rows_affected == 1)

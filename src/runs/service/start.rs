@@ -130,7 +130,9 @@ pub async fn start(
     let lease_until = claimed.then(|| {
         now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(30))
     });
-    let id = Uuid::new_v4();
+    // Time-ordered (UUIDv7): each new run's key lands at the end of the primary key's
+    // index, on a page the last runs already changed, instead of on a random one.
+    let id = Uuid::now_v7();
     let model = runs::Model {
         id,
         project_id: prompt.project_id,
@@ -264,7 +266,7 @@ async fn record_cached(
 ) -> Result<Started> {
     let now = Utc::now();
     let model = runs::Model {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         project_id: prompt.project_id,
         prompt_id: prompt.id,
         version_number: number,
@@ -316,6 +318,6 @@ async fn record_cached(
 
 mod lookup;
 
-#[cfg(test)]
-pub(crate) use lookup::same_key_statement;
 use lookup::{by_idempotency_key, same_key};
+#[cfg(test)]
+pub(crate) use lookup::{idempotency_statement, same_key_statement};

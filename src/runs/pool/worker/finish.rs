@@ -52,7 +52,7 @@ pub(super) async fn finish(
         .filter(runs::Column::Id.eq(m.id))
         .filter(runs::Column::LeaseOwner.eq(runtime.instance.clone()))
         .filter(runs::Column::Attempts.eq(attempt_no))
-        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()));
+        .filter(runs::status_is(RunStatus::Running));
     update = match &end {
         End::Succeeded(d) => {
             let cost = d.usage.and_then(|u| {
@@ -170,7 +170,7 @@ pub(in crate::runs::pool) async fn fail_after_panic(
             Expr::value(Option::<String>::None),
         )
         .filter(runs::Column::Id.eq(id))
-        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(runs::status_is(RunStatus::Running))
         .exec(engine.db())
         .await;
     if let Err(e) = r {

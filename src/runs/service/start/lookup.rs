@@ -20,15 +20,20 @@ pub(super) async fn by_idempotency_key(
     who: &Identity,
     key: &str,
 ) -> Result<Option<runs::Model>> {
-    let query = runs::Entity::find()
-        .filter(runs::Column::CreatedBy.eq(who.user.id))
-        .filter(runs::Column::IdempotencyKey.eq(key))
-        .limit(1)
-        .into_query();
     reads
-        .one(db, &query)
+        .one(db, &idempotency_statement(who.user.id, key))
         .await
         .map_err(db_error("run by idempotency key"))
+}
+
+/// [`by_idempotency_key`]'s query (`ux_runs_idempotency`, which holds only the runs
+/// started with a key: `key = ?` implies `key IS NOT NULL` to both planners).
+pub(crate) fn idempotency_statement(user: Uuid, key: &str) -> sea_orm::sea_query::SelectStatement {
+    runs::Entity::find()
+        .filter(runs::Column::CreatedBy.eq(user))
+        .filter(runs::Column::IdempotencyKey.eq(key))
+        .limit(1)
+        .into_query()
 }
 
 /// The run a start with this key answers with instead of calling the provider: a
@@ -49,12 +54,12 @@ pub(super) async fn same_key(
 }
 
 /// [`same_key`]'s statement: one snapshot, two bounded index seeks. The latest success
-/// with this key since `cache_since` (`idx_runs_key`: key, status, then a range of
-/// `finished_at` read newest first) and the run in flight (`ux_runs_in_flight`: at most
-/// one), the success first ('succeeded' > 'running' > 'queued'). One condition with an OR
-/// would read every older success with this key, newest first, before the run in flight;
-/// on SQLite this runs on the caller's thread (`store::sqlite_reads`). The statuses are
-/// written into the SQL, so SQLite can use the partial index.
+/// with this key since `cache_since` (`idx_runs_key`, of successes only: key, then a
+/// range of `finished_at` read newest first) and the run in flight (`ux_runs_in_flight`:
+/// at most one), the success first ('succeeded' > 'running' > 'queued'). One condition
+/// with an OR would read every older success with this key, newest first, before the run
+/// in flight; on SQLite this runs on the caller's thread (`store::sqlite_reads`). The
+/// statuses are written into the SQL, so the planners can use the partial indexes.
 pub(crate) fn same_key_statement(
     backend: DatabaseBackend,
     project: Uuid,
