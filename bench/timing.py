@@ -11,7 +11,8 @@ lookup_us, opened_us), and from the provider request's sending to its first text
 ("first token", ttft_us), and the WAL checkpoints (frames, copied, checkpoint_us). Prints
 p10/p50/p90/p99 of each in microseconds; then, when the log has checkpoints, how many of
 each kind's slowest 1 % overlapped a checkpoint, against how many of all of them did (each
-event is logged as it ends, so it spans its duration back from its timestamp).
+event is logged as it ends, so it spans its duration back from its timestamp); then the
+WAL frames the writer's batches wrote per run (wal_frames: the log's length after each).
 
     python3 bench/timing.py server.log [more.log ...]
 """
@@ -75,6 +76,22 @@ def during_checkpoints(timed):
         )
 
 
+def wal_frames_per_run(lengths, runs):
+    """What the run path's writes added to the WAL, per run: `lengths` is the log's length
+    after each of the writer's batches; a length below the one before means the log
+    started over (after a checkpoint), and the batch wrote that many."""
+    if not lengths or not runs:
+        return
+    added, before = 0, 0
+    for n in lengths:
+        added += n - before if n >= before else n
+        before = n
+    print(
+        f"  WAL frames written by the writer: {added} for {runs} runs,"
+        f" {added / runs:.1f} per run (one frame: one page, 4 kB)"
+    )
+
+
 def main(paths):
     if not paths:
         print(__doc__.strip(), file=sys.stderr)
@@ -82,9 +99,14 @@ def main(paths):
     for path in paths:
         found = {}
         timed = {}
+        lengths = []
         with open(path, errors="replace") as f:
             for line in f:
                 line = ANSI.sub("", line)
+                if "writer batch" in line:
+                    m = re.search(r"\bwal_frames=(\d+)", line)
+                    if m:
+                        lengths.append(int(m.group(1)))
                 for message, (name, field) in EVENTS.items():
                     if message in line:
                         m = re.search(r"\b%s=(\d+)" % field, line)
@@ -107,6 +129,7 @@ def main(paths):
                     f"  p90 {pct(v, .9):5}  p99 {pct(v, .99):6}  (µs)"
                 )
         during_checkpoints(timed)
+        wal_frames_per_run(lengths, len(found.get("insert", [])))
     return 0
 
 

@@ -238,7 +238,8 @@ impl Writer {
                         Ok(())
                     };
                     let busy_retries = BUSY_RETRIES.with(|n| n.get());
-                    tracing::debug!(target: "promptlab::timing", statements, busy_retries, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
+                    let wal_frames = wal::WAL_FRAMES.with(|n| n.get());
+                    tracing::debug!(target: "promptlab::timing", statements, busy_retries, wal_frames, exec_us = writing.elapsed().as_micros() as u64, "writer batch");
                     // A panic (its callers were answered with an error when their replies
                     // were dropped) or a connection SQLite no longer can use (the file
                     // moved or replaced, an I/O error): start over with a new connection.
@@ -347,6 +348,7 @@ mod busy;
 mod cells;
 mod connection;
 mod values;
+mod wal;
 
 use busy::BUSY_RETRIES;
 #[cfg(test)]

@@ -116,6 +116,32 @@ async fn a_lone_statement_is_written_at_once_and_committed() {
     assert_eq!(writer.batches.load(Ordering::SeqCst), 1);
 }
 
+/// The WAL hook notes the log's length after each of the writer connection's commits, on
+/// the committing thread: it grows with each write and starts again with the log.
+#[tokio::test]
+async fn the_writers_commits_note_the_logs_length() {
+    let (_db, _writer, dir) = setup().await;
+    let mut conn = connection::Connection::open(&dir.join("w.db")).unwrap();
+    let frames = || wal::WAL_FRAMES.with(|n| n.get());
+    let mut exec = |sql: &str| {
+        conn.execute(&Statement::from_string(DatabaseBackend::Sqlite, sql))
+            .unwrap()
+    };
+    exec("INSERT INTO t (k, n) VALUES ('a', 1)");
+    let one = frames();
+    assert!(one > 0);
+    exec("INSERT INTO t (k, n) VALUES ('b', 2)");
+    let two = frames();
+    assert!(two > one, "{two} frames after two commits, {one} after one");
+    exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    exec("INSERT INTO t (k, n) VALUES ('c', 3)");
+    assert!(
+        frames() > 0 && frames() < two,
+        "{} frames in a new log",
+        frames()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_that_arrive_during_a_write_share_one_transaction_and_keep_their_own_rows() {
     let (db, writer, _dir) = setup().await;

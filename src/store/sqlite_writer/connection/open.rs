@@ -2,6 +2,7 @@
 //! still where it was opened from.
 
 use super::super::busy::retry_when_busy;
+use super::super::wal::after_commit;
 use super::super::SqliteError;
 use super::Connection;
 use libsqlite3_sys as ffi;
@@ -27,7 +28,8 @@ fn pool_settings() -> String {
 }
 
 impl Connection {
-    /// The writer's connection: the pool's settings, the writer's busy handler.
+    /// The writer's connection: the pool's settings, the writer's busy handler, and a WAL
+    /// hook that notes the log's length after each commit (`wal::WAL_FRAMES`).
     pub(in crate::store::sqlite_writer) fn open(path: &Path) -> Result<Self, SqliteError> {
         let conn = Self::open_raw(path)?;
         // SAFETY: an open connection; no state is passed to the handler.
@@ -39,6 +41,11 @@ impl Connection {
             );
         }
         conn.exec(&pool_settings())?;
+        // After the settings: `PRAGMA wal_autocheckpoint` replaces any WAL hook.
+        // SAFETY: an open connection; no state is passed to the hook.
+        unsafe {
+            ffi::sqlite3_wal_hook(conn.db.as_ptr(), Some(after_commit), std::ptr::null_mut());
+        }
         Ok(conn)
     }
 
