@@ -149,7 +149,7 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
     let none_ts = Option::<chrono::DateTime<Utc>>::None;
     let backend = db.get_database_backend();
     // Rows a live worker is writing right now are skipped (PostgreSQL): not expired.
-    let expired = |extra: sea_orm::sea_query::SimpleExpr| {
+    let expired_and = |extra: sea_orm::sea_query::SimpleExpr| {
         runs::Entity::update_many()
             .filter(runs::Column::Id.in_subquery(locked_ids(
                 backend,
@@ -164,7 +164,7 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
             )
             .col_expr(runs::Column::LeaseExpiresAt, Expr::value(none_ts))
     };
-    let canceled = expired(Expr::col(runs::Column::CancelRequested).eq(true))
+    let canceled = expired_and(Expr::col(runs::Column::CancelRequested).eq(true))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Canceled.as_str()),
@@ -172,7 +172,7 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
         .col_expr(runs::Column::FinishedAt, Expr::value(now))
         .exec_with_returning(db)
         .await?;
-    let failed = expired(Expr::col(runs::Column::Attempts).gte(max))
+    let failed = expired_and(Expr::col(runs::Column::Attempts).gte(max))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Failed.as_str()),
@@ -187,7 +187,7 @@ pub async fn recover(engine: &Engine) -> Result<u64, DbErr> {
         )
         .exec_with_returning(db)
         .await?;
-    let requeued = expired(Expr::val(1).eq(1))
+    let requeued = expired_and(Expr::val(1).eq(1))
         .col_expr(
             runs::Column::Status,
             Expr::value(RunStatus::Queued.as_str()),
