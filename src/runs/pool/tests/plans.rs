@@ -1,12 +1,13 @@
 //! The runs table's reads that look for rows by status use the partial index made for
-//! them (migration `m20261127_000004`), on a real SQLite file, after the migration has
-//! been undone and made again. A status bound as a parameter instead of written into the
-//! SQL makes SQLite read the whole table for some of these (`SCAN runs`).
+//! them (migration `m20261127_000004`): on a real SQLite file, after the migration has
+//! been undone and made again, and on PostgreSQL. A status bound as a parameter instead
+//! of written into the SQL makes SQLite read the whole table for some of these (`SCAN
+//! runs`), and PostgreSQL's generic plan for the queue a sequential scan.
 
 use super::*;
 use crate::runs::service::{idempotency_statement, same_key_statement};
 use promptlab_migrations::MigratorTrait;
-use sea_orm::sea_query::SelectStatement;
+use sea_orm::sea_query::{QueryBuilder, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 /// SQLite's plan for `stmt`, one step per line.
@@ -118,4 +119,95 @@ async fn reads_by_status_use_the_partial_indexes() {
     }
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same reads on PostgreSQL, as a prepared statement's generic plan (what a
+/// statement gets once PostgreSQL stops planning it for each set of values, when a bound
+/// status could no longer be matched to an index's condition), with sequential scans
+/// priced out so that any usable index shows: each goes through its partial index.
+#[tokio::test]
+async fn on_postgresql_reads_by_status_use_the_partial_indexes() {
+    let admin = std::env::var("PROMPTLAB_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("promptlab_plans_{}", Uuid::new_v4().simple());
+    let server = sea_orm::Database::connect(&admin).await.unwrap();
+    server
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let db = crate::store::connect(&format!("{base}/{name}"))
+        .await
+        .unwrap();
+    let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+    txn.execute_unprepared(
+        "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
+    )
+    .await
+    .unwrap();
+
+    let pg = DatabaseBackend::Postgres;
+    let now = chrono::Utc::now();
+    let cases = [
+        (
+            "the queue",
+            pg.build(&oldest_queued("mock", 4)),
+            vec!["idx_runs_queue"],
+        ),
+        (
+            "expired leases",
+            pg.build(&lease::locked_ids(pg, lease::expired(now), true)),
+            vec!["idx_runs_lease"],
+        ),
+        (
+            "this instance's runs",
+            pg.build(&lease::locked_ids(pg, lease::held_by("w-1"), false)),
+            vec!["idx_runs_lease"],
+        ),
+        (
+            "a success to answer from the cache, or the same run in flight",
+            same_key_statement(pg, Uuid::nil(), "k", Some(now)),
+            vec!["idx_runs_key", "ux_runs_in_flight"],
+        ),
+        (
+            "an earlier start with this Idempotency-Key",
+            pg.build(&idempotency_statement(Uuid::nil(), "key-1")),
+            vec!["ux_runs_idempotency"],
+        ),
+    ];
+    for (n, (what, stmt, indexes)) in cases.into_iter().enumerate() {
+        txn.execute_unprepared(&format!("PREPARE q{n} AS {}", stmt.sql))
+            .await
+            .unwrap();
+        // EXPLAIN takes no parameters of its own: the values go in as literals.
+        let args: Vec<String> = stmt
+            .values
+            .iter()
+            .flat_map(|v| v.0.iter())
+            .map(|v| sea_orm::sea_query::PostgresQueryBuilder.value_to_string(v))
+            .collect();
+        let args = match args.is_empty() {
+            true => String::new(),
+            false => format!("({})", args.join(", ")),
+        };
+        let explain = Statement::from_string(pg, format!("EXPLAIN EXECUTE q{n}{args}"));
+        let rows = txn.query_all_raw(explain).await.unwrap();
+        let steps: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get_by::<String, _>("QUERY PLAN").unwrap())
+            .collect();
+        let steps = steps.join("\n");
+        for index in indexes {
+            assert!(
+                steps.contains(&format!("using {index}")),
+                "{what}: not through {index}:\n{steps}"
+            );
+        }
+    }
+    txn.rollback().await.unwrap();
+    db.close().await.unwrap();
+    server
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
 }
