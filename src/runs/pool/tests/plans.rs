@@ -7,8 +7,70 @@
 use super::*;
 use crate::runs::service::{idempotency_statement, same_key_statement};
 use promptlab_migrations::MigratorTrait;
-use sea_orm::sea_query::{QueryBuilder, SelectStatement};
+use sea_orm::sea_query::QueryBuilder;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// The index a plan must use: its name (PostgreSQL's plans name only that), and SQLite's
+/// words for how it is used.
+type Through = (&'static str, &'static str);
+
+/// Each read by status as `backend` gets it, and the indexes its plan must use.
+fn reads(backend: DatabaseBackend) -> Vec<(&'static str, Statement, Vec<Through>)> {
+    let now = chrono::Utc::now();
+    vec![
+        (
+            "the queue",
+            backend.build(&oldest_queued("mock", 4)),
+            vec![("idx_runs_queue", "idx_runs_queue (provider=?)")],
+        ),
+        (
+            "expired leases",
+            backend.build(&lease::locked_ids(backend, lease::expired(now), true)),
+            vec![("idx_runs_lease", "idx_runs_lease (lease_expires_at<?)")],
+        ),
+        (
+            "this instance's runs",
+            backend.build(&lease::locked_ids(backend, lease::held_by("w-1"), false)),
+            vec![("idx_runs_lease", "idx_runs_lease")],
+        ),
+        (
+            "a success to answer from the cache, or the same run in flight",
+            same_key_statement(backend, Uuid::nil(), "k", Some(now)),
+            vec![
+                ("idx_runs_key", "idx_runs_key (run_key=? AND finished_at>?)"),
+                IN_FLIGHT,
+            ],
+        ),
+        (
+            "the same run in flight",
+            same_key_statement(backend, Uuid::nil(), "k", None),
+            vec![IN_FLIGHT],
+        ),
+        (
+            "an earlier start with this Idempotency-Key",
+            backend.build(&idempotency_statement(Uuid::nil(), "key-1")),
+            vec![(
+                "ux_runs_idempotency",
+                "ux_runs_idempotency (created_by=? AND idempotency_key=?)",
+            )],
+        ),
+    ]
+}
+
+const IN_FLIGHT: Through = (
+    "ux_runs_in_flight",
+    "ux_runs_in_flight (project_id=? AND run_key=?)",
+);
+
+/// The rows of `stmt`'s column `column`, one per line.
+async fn lines(db: &impl ConnectionTrait, stmt: Statement, column: &str) -> String {
+    let rows = db.query_all_raw(stmt).await.unwrap();
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get_by::<String, _>(column).unwrap())
+        .collect();
+    lines.join("\n")
+}
 
 /// SQLite's plan for `stmt`, one step per line.
 async fn plan(db: &DatabaseConnection, stmt: Statement) -> String {
@@ -16,16 +78,7 @@ async fn plan(db: &DatabaseConnection, stmt: Statement) -> String {
         sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql),
         ..stmt
     };
-    let rows = db.query_all_raw(explain).await.unwrap();
-    let steps: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get_by::<String, _>("detail").unwrap())
-        .collect();
-    steps.join("\n")
-}
-
-fn select(s: &SelectStatement) -> Statement {
-    DatabaseBackend::Sqlite.build(s)
+    lines(db, explain, "detail").await
 }
 
 #[tokio::test]
@@ -41,7 +94,8 @@ async fn reads_by_status_use_the_partial_indexes() {
         .unwrap();
     db.close().await.unwrap();
     let old = sea_orm::Database::connect(&url).await.unwrap();
-    let before = plan(&old, select(&oldest_queued("mock", 4))).await;
+    let queue = DatabaseBackend::Sqlite.build(&oldest_queued("mock", 4));
+    let before = plan(&old, queue).await;
     assert!(
         before.contains("idx_runs_queue (status=? AND provider=?)"),
         "{before}"
@@ -56,53 +110,9 @@ async fn reads_by_status_use_the_partial_indexes() {
         .unwrap();
     let db = crate::store::connect(&url).await.unwrap();
 
-    let now = chrono::Utc::now();
-    let cases = [
-        (
-            "the queue",
-            select(&oldest_queued("mock", 4)),
-            vec!["idx_runs_queue (provider=?)"],
-        ),
-        (
-            "expired leases",
-            select(&lease::locked_ids(
-                DatabaseBackend::Sqlite,
-                lease::expired(now),
-                true,
-            )),
-            vec!["idx_runs_lease (lease_expires_at<?)"],
-        ),
-        (
-            "this instance's runs",
-            select(&lease::locked_ids(
-                DatabaseBackend::Sqlite,
-                lease::held_by("w-1"),
-                false,
-            )),
-            vec!["idx_runs_lease"],
-        ),
-        (
-            "a success to answer from the cache, or the same run in flight",
-            same_key_statement(DatabaseBackend::Sqlite, Uuid::nil(), "k", Some(now)),
-            vec![
-                "idx_runs_key (run_key=? AND finished_at>?)",
-                "ux_runs_in_flight (project_id=? AND run_key=?)",
-            ],
-        ),
-        (
-            "the same run in flight",
-            same_key_statement(DatabaseBackend::Sqlite, Uuid::nil(), "k", None),
-            vec!["ux_runs_in_flight (project_id=? AND run_key=?)"],
-        ),
-        (
-            "an earlier start with this Idempotency-Key",
-            select(&idempotency_statement(Uuid::nil(), "key-1")),
-            vec!["ux_runs_idempotency (created_by=? AND idempotency_key=?)"],
-        ),
-    ];
-    for (what, stmt, indexes) in cases {
+    for (what, stmt, indexes) in reads(DatabaseBackend::Sqlite) {
         let steps = plan(&db, stmt).await;
-        for index in indexes {
+        for (_, index) in indexes {
             assert!(
                 steps.contains(index),
                 "{what}: not through {index}:\n{steps}"
@@ -147,35 +157,7 @@ async fn on_postgresql_reads_by_status_use_the_partial_indexes() {
     .unwrap();
 
     let pg = DatabaseBackend::Postgres;
-    let now = chrono::Utc::now();
-    let cases = [
-        (
-            "the queue",
-            pg.build(&oldest_queued("mock", 4)),
-            vec!["idx_runs_queue"],
-        ),
-        (
-            "expired leases",
-            pg.build(&lease::locked_ids(pg, lease::expired(now), true)),
-            vec!["idx_runs_lease"],
-        ),
-        (
-            "this instance's runs",
-            pg.build(&lease::locked_ids(pg, lease::held_by("w-1"), false)),
-            vec!["idx_runs_lease"],
-        ),
-        (
-            "a success to answer from the cache, or the same run in flight",
-            same_key_statement(pg, Uuid::nil(), "k", Some(now)),
-            vec!["idx_runs_key", "ux_runs_in_flight"],
-        ),
-        (
-            "an earlier start with this Idempotency-Key",
-            pg.build(&idempotency_statement(Uuid::nil(), "key-1")),
-            vec!["ux_runs_idempotency"],
-        ),
-    ];
-    for (n, (what, stmt, indexes)) in cases.into_iter().enumerate() {
+    for (n, (what, stmt, indexes)) in reads(pg).into_iter().enumerate() {
         txn.execute_unprepared(&format!("PREPARE q{n} AS {}", stmt.sql))
             .await
             .unwrap();
@@ -191,13 +173,8 @@ async fn on_postgresql_reads_by_status_use_the_partial_indexes() {
             false => format!("({})", args.join(", ")),
         };
         let explain = Statement::from_string(pg, format!("EXPLAIN EXECUTE q{n}{args}"));
-        let rows = txn.query_all_raw(explain).await.unwrap();
-        let steps: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get_by::<String, _>("QUERY PLAN").unwrap())
-            .collect();
-        let steps = steps.join("\n");
-        for index in indexes {
+        let steps = lines(&txn, explain, "QUERY PLAN").await;
+        for (index, _) in indexes {
             assert!(
                 steps.contains(&format!("using {index}")),
                 "{what}: not through {index}:\n{steps}"
