@@ -5,8 +5,11 @@ use super::{sqlite_direct_path, sqlite_path, sqlite_writer};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use std::time::Duration;
 
-/// How often the WAL is checkpointed.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the WAL is checkpointed. Short, so each checkpoint has little to copy and
+/// sync: under 500 runs/s on disk, checkpoints every 100 ms took 2 ms at p50 and 3 ms at
+/// p90 against 4 and 12 ms every 500 ms, and the runs' time to first token p99 added fell
+/// by about 0.4 ms; every 2 s was worse again (bench/ANALYSIS.md, round at `858c15c`).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// WAL frames (pages) after which a checkpoint also starts the log over: 64 MB of 4 kB
 /// pages. Holding writes back costs the tail (bench/ANALYSIS.md): at 4,096 frames, a
