@@ -7,8 +7,9 @@ use std::time::Duration;
 
 /// How often the WAL is checkpointed. Short, so each checkpoint has little to copy and
 /// sync: under 500 runs/s on disk, checkpoints every 100 ms took 2 ms at p50 and 3 ms at
-/// p90 against 4 and 12 ms every 500 ms, and the runs' time to first token p99 added fell
-/// by about 0.4 ms; every 2 s was worse again (bench/ANALYSIS.md, round at `858c15c`).
+/// p90 against 4 and 12 ms every 500 ms. On a quiet machine the runs' time to first token
+/// p99 added fell by 0.25–0.5 ms with it, and every 2 s doubled it; on a noisier one the
+/// two periods could not be told apart (bench/ANALYSIS.md, round at `858c15c`).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// WAL frames (pages) after which a checkpoint also starts the log over: 64 MB of 4 kB
