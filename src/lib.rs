@@ -27,5 +27,7 @@ pub mod providers;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(all(feature = "ssr", any(test, feature = "test-support")))]
+pub mod test_support;
 
 pub use error::{Error, ErrorCode, Result};

@@ -234,12 +234,9 @@ mod tests {
 
     #[tokio::test]
     async fn seeds_once_with_valid_examples() {
-        let dir = std::env::temp_dir().join(format!("promptlab-seed-{}", uuid::Uuid::new_v4()));
+        let dir = crate::test_support::TempDir::new("seed");
         let mut vars = std::collections::HashMap::new();
-        vars.insert(
-            "DATABASE_URL".to_owned(),
-            format!("sqlite://{}/s.db?mode=rwc", dir.display()),
-        );
+        vars.insert("DATABASE_URL".to_owned(), dir.sqlite_url("s.db"));
         let engine = Engine::start(crate::config::Config::from_vars(&vars).unwrap())
             .await
             .unwrap();
@@ -262,6 +259,5 @@ mod tests {
         assert_eq!(page.total, 4);
         assert!(page.items.iter().all(|p| p.latest_version >= 2));
         engine.close().await;
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -38,8 +38,8 @@ fn backends() {
 
 #[tokio::test]
 async fn connects_and_migrates_a_fresh_file() {
-    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("store");
+    let url = dir.sqlite_url("nested/p.db");
     let db = connect(&url).await.unwrap();
     assert!(ping(&db).await);
     // Running the migrations again is a no-op.
@@ -53,7 +53,6 @@ async fn connects_and_migrates_a_fresh_file() {
     let limit: i64 = first_value(&db, "PRAGMA journal_size_limit").await;
     assert_eq!(limit, WAL_SIZE_LIMIT as i64);
     drop(db);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The file moved away under a running pool: the pool's new connections fail instead
@@ -62,13 +61,13 @@ async fn connects_and_migrates_a_fresh_file() {
 #[tokio::test]
 async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
     use sea_orm::TransactionTrait;
-    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/m.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("store");
+    let url = dir.sqlite_url("m.db");
     let db = connect(&url).await.unwrap();
     db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept')")
         .await
         .unwrap();
-    let (file, away) = (dir.join("m.db"), dir.join("m.moved"));
+    let (file, away) = (dir.path().join("m.db"), dir.path().join("m.moved"));
     std::fs::rename(&file, &away).unwrap();
     // Holding a transaction on every connection the pool may have makes it open new
     // ones: each of them now finds no file.
@@ -91,7 +90,6 @@ async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
     assert!(txns.iter().all(Result::is_ok));
     drop(txns);
     db.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A write transaction that reads first keeps the lock from its start: another
@@ -99,8 +97,8 @@ async fn the_pool_never_makes_a_new_file_in_place_of_a_moved_one() {
 /// that write fail with `SQLITE_BUSY_SNAPSHOT` (which no busy timeout waits for).
 #[tokio::test]
 async fn a_write_transaction_that_reads_first_is_not_overtaken() {
-    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/b.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("store");
+    let url = dir.sqlite_url("b.db");
     let db = connect(&url).await.unwrap();
     db.execute_unprepared("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('first')")
         .await
@@ -125,5 +123,4 @@ async fn a_write_transaction_that_reads_first_is_not_overtaken() {
     let row: i64 = first_value(&db, count).await;
     assert_eq!(row, 3);
     db.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }

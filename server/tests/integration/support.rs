@@ -5,7 +5,7 @@
 
 use promptlab::config::Config;
 use promptlab::engine::Engine;
-use sea_orm::{ConnectionTrait, Database};
+use promptlab::test_support::{TempDir, TempPg};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -17,47 +17,10 @@ pub enum Backend {
     Postgres,
 }
 
-/// Where the PostgreSQL server for tests is (trust auth on this machine and in CI).
-fn pg_admin_url() -> String {
-    std::env::var("PROMPTLAB_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 /// Drops what a test created, when the test ends however it ends.
 pub enum DbGuard {
-    Sqlite(std::path::PathBuf),
-    Postgres { admin: String, name: String },
-}
-
-impl Drop for DbGuard {
-    fn drop(&mut self) {
-        match self {
-            DbGuard::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            DbGuard::Postgres { admin, name } => {
-                let (admin, name) = (admin.clone(), name.clone());
-                // Drop runs inside the test's runtime; use a thread with its own.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    rt.block_on(async {
-                        if let Ok(db) = Database::connect(&admin).await {
-                            let _ = db
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                                ))
-                                .await;
-                            let _ = db.close().await;
-                        }
-                    });
-                    Ok::<_, std::io::Error>(())
-                })
-                .join();
-            }
-        }
-    }
+    Sqlite(TempDir),
+    Postgres(TempPg),
 }
 
 /// A new empty database (a temp SQLite file or a uniquely named PostgreSQL database) and
@@ -65,28 +28,12 @@ impl Drop for DbGuard {
 pub async fn fresh_database(backend: Backend) -> (String, DbGuard) {
     match backend {
         Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("promptlab-test-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            (
-                format!("sqlite://{}/test.db?mode=rwc", dir.display()),
-                DbGuard::Sqlite(dir),
-            )
+            let dir = TempDir::new("test");
+            (dir.sqlite_url("test.db"), DbGuard::Sqlite(dir))
         }
         Backend::Postgres => {
-            let admin = pg_admin_url();
-            let name = format!("promptlab_test_{}", uuid::Uuid::new_v4().simple());
-            let db = Database::connect(&admin)
-                .await
-                .expect("PostgreSQL at PROMPTLAB_TEST_PG_URL");
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            db.close().await.expect("close admin connection");
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_owned())
-                .unwrap_or(admin.clone());
-            (format!("{base}/{name}"), DbGuard::Postgres { admin, name })
+            let db = TempPg::create("test").await;
+            (db.url().to_owned(), DbGuard::Postgres(db))
         }
     }
 }

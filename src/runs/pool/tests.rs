@@ -141,13 +141,9 @@ async fn an_early_request_is_read_once_or_given_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_workers_read_the_queue_only_when_runs_wait_there() {
     use crate::runs::{service, RunStatus, StartRun};
-    let dir = std::env::temp_dir().join(format!("promptlab-queue-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::test_support::TempDir::new("queue");
     let vars: HashMap<String, String> = [
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}/q.db?mode=rwc", dir.display()),
-        ),
+        ("DATABASE_URL", dir.sqlite_url("q.db")),
         ("RUN_CONCURRENCY", "1".into()),
         ("RUN_CACHE_TTL_SECS", "0".into()),
         ("RUN_QUEUE_POLL_MS", "3600000".into()),
@@ -257,5 +253,4 @@ async fn ending_workers_read_the_queue_only_when_runs_wait_there() {
 
     workers.shutdown().await;
     engine.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

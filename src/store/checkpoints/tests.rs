@@ -8,8 +8,8 @@ use sea_orm::ConnectionTrait;
 #[tokio::test]
 async fn the_checkpoint_task_copies_the_wal_into_the_database() {
     use sea_orm::ConnectionTrait;
-    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/c.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("store");
+    let url = dir.sqlite_url("c.db");
     let db = connect(&url).await.unwrap();
     db.execute_unprepared("CREATE TABLE t (x TEXT)")
         .await
@@ -19,7 +19,7 @@ async fn the_checkpoint_task_copies_the_wal_into_the_database() {
             .await
             .unwrap();
     }
-    let db_file = dir.join("c.db");
+    let db_file = dir.path().join("c.db");
     let size = || std::fs::metadata(&db_file).unwrap().len();
     let before = size();
     let task = checkpoints(&db, &url).expect("SQLite has a checkpoint task");
@@ -32,7 +32,6 @@ async fn the_checkpoint_task_copies_the_wal_into_the_database() {
     assert_eq!(frames, copied, "everything is checkpointed");
     drop(task);
     db.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A log that grew past the limit is started over, unless a reader of an older snapshot
@@ -40,8 +39,8 @@ async fn the_checkpoint_task_copies_the_wal_into_the_database() {
 #[tokio::test]
 async fn a_long_wal_is_started_over_once_no_reader_holds_it() {
     use sea_orm::TransactionTrait;
-    let dir = std::env::temp_dir().join(format!("promptlab-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/r.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("store");
+    let url = dir.sqlite_url("r.db");
     let db = connect(&url).await.unwrap();
     let insert = "INSERT INTO t VALUES (hex(randomblob(2000)))";
     db.execute_unprepared("CREATE TABLE t (x TEXT)")
@@ -93,5 +92,4 @@ async fn a_long_wal_is_started_over_once_no_reader_holds_it() {
     let rows: i64 = first_value(&db, "SELECT count(*) FROM t").await;
     assert_eq!(rows, 42, "no row lost");
     db.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -7,18 +7,16 @@ use crate::engine::Engine;
 use crate::projects::Action;
 use crate::runs::StartRun;
 use crate::store::runs;
+use crate::test_support::TempDir;
 use crate::versions::VariableKind;
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use std::time::Instant;
 
 /// An engine on a new SQLite file with the demo data, and the demo user signed in.
-async fn seeded() -> (Engine, Identity, String, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("promptlab-r-{}", uuid::Uuid::new_v4()));
+async fn seeded() -> (Engine, Identity, String, TempDir) {
+    let dir = TempDir::new("reads");
     let mut vars = std::collections::HashMap::new();
-    vars.insert(
-        "DATABASE_URL".to_owned(),
-        format!("sqlite://{}/r.db?mode=rwc", dir.display()),
-    );
+    vars.insert("DATABASE_URL".to_owned(), dir.sqlite_url("r.db"));
     let engine = Engine::start(crate::config::Config::from_vars(&vars).unwrap())
         .await
         .unwrap();
@@ -37,9 +35,10 @@ async fn seeded() -> (Engine, Identity, String, PathBuf) {
     (engine, who, signed.token, dir)
 }
 
-async fn finish(engine: Engine, dir: PathBuf) {
+/// Closes the engine, then removes its directory.
+async fn finish(engine: Engine, dir: TempDir) {
     engine.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    drop(dir);
 }
 
 fn answered(reads: &Reads) -> usize {
@@ -203,7 +202,7 @@ async fn a_read_that_cannot_be_made_inline_is_read_through_the_pool() {
     // A file that is not there: the connection cannot open (no create flag).
     let elsewhere = Reads {
         inline: Some(Inline {
-            path: dir.join("not-there.db"),
+            path: dir.path().join("not-there.db"),
             idle: Mutex::new(Idle::default()),
             answered: Default::default(),
         }),
@@ -215,7 +214,7 @@ async fn a_read_that_cannot_be_made_inline_is_read_through_the_pool() {
         .unwrap();
     assert_eq!(found.0.id, who.session_id);
     assert_eq!(elsewhere.inline_stats(), Some((0, 0)));
-    assert!(!dir.join("not-there.db").exists());
+    assert!(!dir.path().join("not-there.db").exists());
     // It is not tried again on every read.
     let paused = elsewhere
         .inline

@@ -11,12 +11,10 @@ use std::sync::atomic::Ordering;
 mod recovery;
 
 /// A migrated database file, its pool, and a writer on it.
-async fn setup() -> (DatabaseConnection, Writer, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("promptlab-w-{}", uuid::Uuid::new_v4()));
-    let file = dir.join("w.db");
-    let db = connect(&format!("sqlite://{}?mode=rwc", file.display()))
-        .await
-        .unwrap();
+async fn setup() -> (DatabaseConnection, Writer, crate::test_support::TempDir) {
+    let dir = crate::test_support::TempDir::new("w");
+    let file = dir.path().join("w.db");
+    let db = connect(&dir.sqlite_url("w.db")).await.unwrap();
     db.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
         .await
         .unwrap();
@@ -121,7 +119,7 @@ async fn a_lone_statement_is_written_at_once_and_committed() {
 #[tokio::test]
 async fn the_writers_commits_note_the_logs_length() {
     let (_db, _writer, dir) = setup().await;
-    let mut conn = connection::Connection::open(&dir.join("w.db")).unwrap();
+    let mut conn = connection::Connection::open(&dir.path().join("w.db")).unwrap();
     let frames = || wal::WAL_FRAMES.with(|n| n.get());
     let mut exec = |sql: &str| {
         conn.execute(&Statement::from_string(DatabaseBackend::Sqlite, sql))

@@ -83,8 +83,8 @@ async fn plan(db: &DatabaseConnection, stmt: Statement) -> String {
 
 #[tokio::test]
 async fn reads_by_status_use_the_partial_indexes() {
-    let dir = std::env::temp_dir().join(format!("promptlab-plans-{}", Uuid::new_v4()));
-    let url = format!("sqlite://{}/p.db?mode=rwc", dir.display());
+    let dir = crate::test_support::TempDir::new("plans");
+    let url = dir.sqlite_url("p.db");
     // Each plan is asked of connections opened after the schema last changed: a
     // connection plans with the schema it last read, and EXPLAIN does not check that the
     // schema is current.
@@ -128,7 +128,6 @@ async fn reads_by_status_use_the_partial_indexes() {
         );
     }
     db.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The same reads on PostgreSQL, as a prepared statement's generic plan (what a
@@ -137,18 +136,8 @@ async fn reads_by_status_use_the_partial_indexes() {
 /// priced out so that any usable index shows: each goes through its partial index.
 #[tokio::test]
 async fn on_postgresql_reads_by_status_use_the_partial_indexes() {
-    let admin = std::env::var("PROMPTLAB_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("promptlab_plans_{}", Uuid::new_v4().simple());
-    let server = sea_orm::Database::connect(&admin).await.unwrap();
-    server
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let db = crate::store::connect(&format!("{base}/{name}"))
-        .await
-        .unwrap();
+    let scratch = crate::test_support::TempPg::create("plans").await;
+    let db = crate::store::connect(scratch.url()).await.unwrap();
     let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
     txn.execute_unprepared(
         "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
@@ -183,8 +172,4 @@ async fn on_postgresql_reads_by_status_use_the_partial_indexes() {
     }
     txn.rollback().await.unwrap();
     db.close().await.unwrap();
-    server
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
 }

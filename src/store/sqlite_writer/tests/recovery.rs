@@ -40,8 +40,8 @@ async fn a_transaction_left_open_is_ended_before_the_next_write() {
 
 #[tokio::test]
 async fn a_file_that_is_not_there_is_an_error_at_open() {
-    let dir = std::env::temp_dir().join(format!("promptlab-w-{}", uuid::Uuid::new_v4()));
-    assert!(Writer::open(&dir.join("missing.db")).await.is_err());
+    let dir = crate::test_support::TempDir::new("w");
+    assert!(Writer::open(&dir.path().join("missing.db")).await.is_err());
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn a_moved_file_makes_the_writer_unavailable_until_it_is_back() {
         returned(&writer.write(insert("before", 1)).await.unwrap()),
         1
     );
-    let (file, away) = (dir.join("w.db"), dir.join("away.db"));
+    let (file, away) = (dir.path().join("w.db"), dir.path().join("away.db"));
     std::fs::rename(&file, &away).unwrap();
     assert!(writer.write(insert("moved", 2)).await.is_err());
     assert!(!writer.alive(Duration::from_secs(5)).await);
