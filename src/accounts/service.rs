@@ -35,7 +35,7 @@ pub struct Identity {
 const BAD_CREDENTIALS: &str = "invalid email or password";
 
 async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+    password::off_thread(move || password::hash(&password))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "password hashing task failed");
@@ -119,7 +119,7 @@ pub async fn login(
         Err(_) => None,
     };
     let password = req.password;
-    let (ok, user) = tokio::task::spawn_blocking(move || match found {
+    let (ok, user) = password::off_thread(move || match found {
         Some(user) => (password::verify(&password, &user.password_hash), Some(user)),
         None => {
             password::verify_against_dummy(&password);

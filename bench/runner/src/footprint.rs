@@ -28,12 +28,19 @@ pub async fn footprint(args: &Args) -> Res<Section> {
         }
     }
     let r = summarize(ready);
+    let (after_signups, signup_peak) = after_signups(args).await?;
     let mut s = String::from("## Footprint\n\n");
     let _ = writeln!(s, "Start-up: process spawn to the first `200` from `/health/ready` on a new, empty SQLite database (migrations included), 5 starts: median {:.0} ms, max {:.0} ms (goal ≤ 300 ms).\n", r.p50, r.max);
     let _ = writeln!(
         s,
         "Idle RSS 2 s after start: {:.1} MB (goal ≤ 25 MB).\n",
         idle_rss as f64 / 1024.0
+    );
+    let _ = writeln!(
+        s,
+        "RSS after {SIGNUPS} sign-ups (each an argon2id hash of 19 MiB), 2 s later: {:.1} MB; peak during them: {:.1} MB.\n",
+        after_signups as f64 / 1024.0,
+        signup_peak as f64 / 1024.0
     );
     let (wasm, first_visit) = wasm_sizes(&args.site.join("pkg"));
     s.push_str(&wasm);
@@ -62,6 +69,20 @@ pub async fn footprint(args: &Args) -> Res<Section> {
         ),
     });
     Ok(Section { text: s, goals })
+}
+
+/// Accounts registered by [`after_signups`].
+const SIGNUPS: usize = 20;
+
+/// What the server keeps after people sign up: (RSS, peak RSS) in kB, 2 s after
+/// [`SIGNUPS`] registrations one after another, as the load test starts with.
+async fn after_signups(args: &Args) -> Res<(u64, u64)> {
+    let (server, _) = start_server(&args.server, &args.site, &[]).await?;
+    for _ in 0..SIGNUPS {
+        setup_user(&server.base, "mock", "mock-1").await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(server.rss_kb())
 }
 
 /// The shipped wasm and JS: every file, and what a first visit to each kind of page
