@@ -31,7 +31,7 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Allocations of this size or more are mapped on their own and given back when freed.
-pub const LARGE_BLOCK: usize = 4 << 20;
+const LARGE_BLOCK: usize = 4 << 20;
 
 /// Hashes and checks running at once, at most: one per core. More would not finish any
 /// sooner, and each holds [`MEMORY_KIB`] while it runs.
@@ -67,7 +67,7 @@ pub async fn off_thread<T: Send + 'static>(
 /// one. Six hashes on six threads kept about 100 MB that way (the test below). A fixed
 /// threshold turns that adjustment off. Other allocations that large are rare in
 /// the server; the benchmarks with it are in bench/ANALYSIS.md.
-pub fn return_large_blocks() {
+fn return_large_blocks() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
