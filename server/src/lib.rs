@@ -101,6 +101,7 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
                         ),
                 ),
         )
+        .layer(axum::middleware::from_fn(layers::owner_scope::own_owner))
         .layer(axum::middleware::from_fn(
             layers::server_fn_status::fix_status,
         ))
