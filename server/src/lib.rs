@@ -81,7 +81,8 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
         // Files under the site root, else the app's 404 page. Files are not left to
         // leptos_axum's file handler: it builds their response inside a fresh reactive owner
         // that can find another request's `ResponseOptions` and copy its headers (seen: one
-        // visitor's locale cookie set on another's stylesheet).
+        // visitor's locale cookie set on another's stylesheet; `layers::owner_scope` now
+        // stops that leak for every request, and ServeDir stays the simpler file server).
         //
         // Revalidated on every use (`no-cache`; ServeDir answers `If-Modified-Since` with
         // 304): the wasm is split into chunks named by build order, not content, so a main
