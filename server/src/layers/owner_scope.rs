@@ -27,18 +27,18 @@ pub async fn own_owner(req: Request, next: Next) -> Response {
     OwnerScoped::new(next.run(req)).await
 }
 
-/// A future polled with its own thread-local reactive owner (see the module's text).
-pub struct OwnerScoped<F> {
-    inner: Pin<Box<F>>,
-    owner: Option<Owner>,
+pin_project_lite::pin_project! {
+    /// A future polled with its own thread-local reactive owner (see the module's text).
+    pub struct OwnerScoped<F> {
+        #[pin]
+        inner: F,
+        owner: Option<Owner>,
+    }
 }
 
 impl<F: Future> OwnerScoped<F> {
     pub fn new(inner: F) -> Self {
-        Self {
-            inner: Box::pin(inner),
-            owner: None,
-        }
+        Self { inner, owner: None }
     }
 }
 
@@ -58,14 +58,13 @@ impl<F: Future> Future for OwnerScoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Both fields are Unpin (the future is boxed), so so is Self.
-        let this = self.get_mut();
+        let this = self.project();
         let theirs = Owner::current();
         make_current(this.owner.as_ref());
-        let result = this.inner.as_mut().poll(cx);
+        let result = this.inner.poll(cx);
         // Kept until the request's handling ends (the response's head is ready); the
         // body's stream holds what it needs itself and cleans the page's root up.
-        this.owner = match result {
+        *this.owner = match result {
             Poll::Pending => Owner::current(),
             Poll::Ready(_) => None,
         };
