@@ -133,7 +133,9 @@ impl Live {
         let s = lock(&self.state);
         let rx = self.tx.subscribe();
         let replay = match last {
-            Some(last) if last + 1 >= s.first_seq && last <= s.seq => s
+            // `last <= s.seq` first: then `last + 1` cannot overflow (a client's id can be
+            // anything up to u64::MAX).
+            Some(last) if last <= s.seq && last + 1 >= s.first_seq => s
                 .history
                 .iter()
                 .skip((last + 1 - s.first_seq) as usize)
@@ -297,7 +299,7 @@ mod tests {
         let live = Live::new(Uuid::nil(), Uuid::nil(), RunStatus::Running, 2);
         live.emit(EventKind::Started { attempt: 2 });
         live.emit(delta("x"));
-        for last in [None, Some(5), Some(u64::MAX - 1)] {
+        for last in [None, Some(5), Some(u64::MAX - 1), Some(u64::MAX)] {
             let (replay, _rx) = live.subscribe(last);
             assert_eq!(replay.len(), 1);
             match &replay[0].kind {
