@@ -16,7 +16,7 @@ pub(crate) async fn answer(State(fake): State<Fake>, Json(body): Json<Value>) ->
     }
     let fault = fault(&fake, &script, &body);
     if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
-        return error(status, script.retry_after.as_deref(), true);
+        return error(status, &script, true);
     }
     if fault.as_deref() == Some("hang") {
         return hang();
@@ -26,7 +26,7 @@ pub(crate) async fn answer(State(fake): State<Fake>, Json(body): Json<Value>) ->
         ev(
             "message_start",
             json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
-            "model": "claude-fake-20240101", "content": [], "usage": {"input_tokens": input_tokens(&body), "output_tokens": 1}}}),
+            "model": script.marked("claude-fake-20240101"), "content": [], "usage": {"input_tokens": input_tokens(&body), "output_tokens": 1}}}),
         )
         .into(),
         ev(
@@ -39,7 +39,7 @@ pub(crate) async fn answer(State(fake): State<Fake>, Json(body): Json<Value>) ->
     for i in 0..script.tokens {
         frames.push(Frame::word(ev(
             "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word(i)}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": script.marked(word(i))}}),
         )));
         if script.unknown && i == 0 {
             frames.push(ev("mystery_event", json!({"type": "mystery_event", "x": 1})).into());

@@ -15,6 +15,7 @@
 //! | `nousage=1` | no usage at the end |
 //! | `unknown=1` | unknown event types in between (clients must ignore them) |
 //! | `strict=1` | OpenAI: reject `stream_options` with 400, like some compatible servers |
+//! | `nul=1` | a NUL character (U+0000) after each word, the served model's name and an error's message |
 //!
 //! A bare fault name (`429`, `hang`, `reset`, …) is shorthand for `fail=` it. The server
 //! counts requests per script and messages: `GET /requests` returns the counts. Pauses
@@ -53,6 +54,7 @@ pub struct Script {
     pub nousage: bool,
     pub unknown: bool,
     pub strict: bool,
+    pub nul: bool,
 }
 
 impl Script {
@@ -76,6 +78,7 @@ impl Script {
             "nousage" => s.nousage = true,
             "unknown" => s.unknown = true,
             "strict" => s.strict = true,
+            "nul" => s.nul = true,
             _ => {}
         }
         for kv in opts.split(',').filter(|p| !p.is_empty()) {
@@ -91,10 +94,20 @@ impl Script {
                 "nousage" => s.nousage = n != 0,
                 "unknown" => s.unknown = n != 0,
                 "strict" => s.strict = n != 0,
+                "nul" => s.nul = n != 0,
                 _ => {}
             }
         }
         s
+    }
+
+    /// `text` as this script sends it: with a NUL after it under `nul`.
+    fn marked(&self, text: impl Into<String>) -> String {
+        let mut text = text.into();
+        if self.nul {
+            text.push('\0');
+        }
+        text
     }
 }
 
@@ -167,7 +180,9 @@ fn fault(fake: &Fake, script: &Script, body: &Value) -> Option<String> {
     }
 }
 
-fn error(status: u16, retry_after: Option<&str>, anthropic: bool) -> Response<Body> {
+fn error(status: u16, script: &Script, anthropic: bool) -> Response<Body> {
+    let retry_after = script.retry_after.as_deref();
+    let message = script.marked(format!("scripted {status}"));
     let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json");
@@ -182,9 +197,9 @@ fn error(status: u16, retry_after: Option<&str>, anthropic: bool) -> Response<Bo
             _ if status >= 500 => "api_error",
             _ => "invalid_request_error",
         };
-        json!({"type": "error", "error": {"type": kind, "message": format!("scripted {status}")}})
+        json!({"type": "error", "error": {"type": kind, "message": message}})
     } else {
-        json!({"error": {"message": format!("scripted {status}"), "type": "scripted", "code": status}})
+        json!({"error": {"message": message, "type": "scripted", "code": status}})
     };
     b.body(Body::from(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::empty()))

@@ -26,12 +26,12 @@ pub(crate) async fn answer(State(fake): State<Fake>, Json(body): Json<Value>) ->
     }
     let fault = fault(&fake, &script, &body);
     if let Some(status) = fault.as_deref().and_then(|f| f.parse::<u16>().ok()) {
-        return error(status, script.retry_after.as_deref(), false);
+        return error(status, &script, false);
     }
     if fault.as_deref() == Some("hang") {
         return hang();
     }
-    let served = "fake-model-2024-01-01";
+    let served = script.marked("fake-model-2024-01-01");
     let chunk = |delta: Value| {
         format!(
             "data: {}\n\n",
@@ -41,7 +41,9 @@ pub(crate) async fn answer(State(fake): State<Fake>, Json(body): Json<Value>) ->
     };
     let mut frames: Vec<Frame> = vec![chunk(json!({"role": "assistant", "content": ""})).into()];
     for i in 0..script.tokens {
-        frames.push(Frame::word(chunk(json!({ "content": word(i) }))));
+        frames.push(Frame::word(chunk(
+            json!({ "content": script.marked(word(i)) }),
+        )));
         if script.unknown && i == 0 {
             frames.push(": keep-alive comment\n\n".into());
             frames.push("event: mystery\ndata: {\"type\":\"mystery\"}\n\n".into());

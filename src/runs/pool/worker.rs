@@ -63,10 +63,21 @@ fn classify(e: ProviderError, elapsed: Duration) -> Failure {
     };
     Failure {
         code,
-        message: e.message,
+        message: without_nul(e.message),
         retryable: e.retry == Retry::Retryable,
         retry_after: e.retry_after,
         elapsed,
+    }
+}
+
+/// `s` with each NUL character (U+0000) replaced by U+FFFD. A provider's text is
+/// untrusted, and PostgreSQL cannot store a NUL in a text column: the run's final write
+/// would fail. The same text is streamed and stored, on either database.
+fn without_nul(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s
     }
 }
 
@@ -141,8 +152,11 @@ async fn attempt(
         first = true;
         match item {
             Err(e) => return Outcome::Failed(classify(e, t0.elapsed())),
-            Ok(Delta::Model(m)) => done.provider_model = Some(m.chars().take(200).collect()),
+            Ok(Delta::Model(m)) => {
+                done.provider_model = Some(without_nul(m.chars().take(200).collect()))
+            }
             Ok(Delta::Text(text)) => {
+                let text = without_nul(text);
                 if done.ttft.is_none() {
                     let ttft = t0.elapsed();
                     done.ttft = Some(ttft);

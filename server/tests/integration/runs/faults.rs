@@ -148,6 +148,67 @@ async fn faults_postgres() {
     app.stop().await;
 }
 
+/// A provider's text is untrusted: a NUL character in it (which PostgreSQL cannot store in
+/// a text column) arrives as U+FFFD, in the stream and in the stored run alike, and the
+/// run ends as it would have without it.
+async fn nul_characters_from_a_provider(app: &TestApp) {
+    let r = Runs::new(app, "nul@example.com").await;
+    let pid = r.prompt("nul", "mock", "mock-1").await;
+    let cases = [
+        (C, "nul:tokens=3", "succeeded"),
+        (A, "nul", "succeeded"),
+        (C, "400:nul=1", "failed"),
+    ];
+    for (provider, model, status) in cases {
+        let label = format!("{provider}/{model}");
+        let (_, run) = r
+            .start(json!({
+                "prompt_id": pid,
+                "variables": { "topic": "zero bytes" },
+                "provider": provider,
+                "model": model,
+            }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_owned();
+        let events = super::until_final(r.events(&id, Some(0)).await).await;
+        let run = r.wait(&id).await;
+        assert_eq!(run["status"], status, "{label}: {run}");
+        let stored = run.to_string();
+        assert!(
+            !stored.contains("\\u0000"),
+            "{label}: a NUL was kept: {stored}"
+        );
+        if status == "succeeded" {
+            let output = run["output"].as_str().unwrap();
+            assert!(
+                output.starts_with("alpha\u{FFFD} beta\u{FFFD}"),
+                "{label}: {output:?}"
+            );
+            assert_eq!(
+                super::output_of(&events),
+                output,
+                "{label}: streamed = stored"
+            );
+            assert!(
+                run["provider_model"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with('\u{FFFD}'),
+                "{label}: {run}"
+            );
+        } else {
+            assert_eq!(run["error"]["code"], "provider_rejected", "{label}");
+            let message = run["error"]["message"].as_str().unwrap();
+            assert!(
+                message.ends_with("scripted 400\u{FFFD}"),
+                "{label}: {message:?}"
+            );
+        }
+    }
+}
+
+with_fake_provider!(nul_from_the_provider, nul_characters_from_a_provider);
+
 /// `Retry-After` is honoured: the retry waits what the provider asked, not the backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured() {

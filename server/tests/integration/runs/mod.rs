@@ -37,7 +37,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Scripts the Anthropic allowlist accepts in these tests.
-const ANTHROPIC_SCRIPTS: &str = "ok,529,unknown,nousage,reset:times=1,401,hang";
+const ANTHROPIC_SCRIPTS: &str = "ok,529,unknown,nousage,reset:times=1,401,hang,nul";
 
 /// A server whose providers include the fake (as `openai_compat` and `anthropic`), with
 /// short backoffs and time limits so fault cases finish quickly.
