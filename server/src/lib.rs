@@ -108,6 +108,10 @@ pub fn router(engine: Engine, leptos_options: LeptosOptions) -> Router {
         ))
         .layer(from_fn_with_state(
             state.clone(),
+            layers::nul_text::refuse_nul,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
             layers::origin::reject_cross_site,
         ))
         .layer(from_fn_with_state(
