@@ -17,7 +17,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 
 # The native packages, linted and tested as one set: separate calls would unify features
 # differently and check or build the dependencies they share again.
-native=(-p promptlab -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr)
+native=(-p promptlab -p promptlab-app -p promptlab-server -p promptlab-fake-provider -p promptlab-bench --features promptlab/ssr,promptlab-app/ssr)
 
 step() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 

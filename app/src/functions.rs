@@ -6,3 +6,4 @@ pub mod auth;
 pub mod context;
 pub mod prompts;
 pub mod runs;
+pub mod strict;

@@ -2,8 +2,8 @@
 //! restore, label) take URL-encoded fields so they work as plain HTML form posts; saving
 //! from the editor sends JSON.
 
+use super::strict::StrictJson;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use promptlab::labels::{Label, LabelEvent};
 use promptlab::prompts::{Page, Prompt};
 use promptlab::versions::diff::VersionDiff;
@@ -110,7 +110,7 @@ pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
     })
 }
 
-#[server(prefix = "/api", endpoint = "prompts/save", input = Json)]
+#[server(prefix = "/api", endpoint = "prompts/save", input = StrictJson)]
 pub async fn save_prompt_version(prompt_id: Uuid, save: SaveVersion) -> Result<SaveOutcome, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;

@@ -3,14 +3,14 @@
 //! one run, history, a prompt's recent runs, and cancel (a plain form post, so it works
 //! without JavaScript). Live output comes from the SSE endpoint, not from here.
 
+use super::strict::StrictJson;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use promptlab::prompts::Page;
 use promptlab::runs::{Run, RunQuery, RunSummary, StartRun, Started};
 use promptlab::Error;
 use uuid::Uuid;
 
-#[server(prefix = "/api", endpoint = "runs/start", input = Json)]
+#[server(prefix = "/api", endpoint = "runs/start", input = StrictJson)]
 pub async fn begin_run(req: StartRun) -> Result<Started, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;
@@ -30,7 +30,7 @@ pub async fn get_run(id: Uuid) -> Result<Run, Error> {
         .map_err(fail)
 }
 
-#[server(prefix = "/api", endpoint = "runs/list", input = Json)]
+#[server(prefix = "/api", endpoint = "runs/list", input = StrictJson)]
 pub async fn list_runs(query: RunQuery) -> Result<Page<RunSummary>, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;

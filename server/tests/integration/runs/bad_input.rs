@@ -1,7 +1,8 @@
 //! Bad input on every run endpoint and run server function, generated: wrong types, huge
-//! strings, invalid UTF-8, unknown fields, negative or absurd parameters, garbage ids and
-//! query strings. Every request gets a 4xx with an error code (never a 5xx), and nothing
-//! rejected changes the database.
+//! strings, invalid UTF-8, unknown fields (in a body, and beside a JSON server function's
+//! own argument), negative or absurd parameters, garbage ids and query strings; and NUL
+//! characters, on both databases. Every request gets a 4xx with an error code (never a
+//! 5xx), and nothing rejected changes the database.
 
 use super::app;
 use crate::support::{Backend, TestApp};
@@ -230,6 +231,26 @@ fn bad_run_requests_are_refused_and_change_nothing() {
             refused(status, &code)
         })
         .unwrap();
+    // A valid start with a field beside the server function's own argument: refused too.
+    let beside = (
+        "[a-z_]{1,12}".prop_filter("not the argument", |k| k != "req"),
+        wrong_value(),
+    );
+    runner(40)
+        .run(&beside, |(k, x)| {
+            let body = json!({
+                "req": { "prompt_id": p.prompt, "variables": { "topic": "x" } },
+                k.clone(): x,
+            });
+            let (status, code) = p.send(
+                reqwest::Method::POST,
+                "/api/runs/start",
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+            );
+            refused(status, &code)
+        })
+        .unwrap();
     // A bad Idempotency-Key is refused before anything is written.
     let bad_key = p.rt.block_on(async {
         p.app
@@ -349,6 +370,22 @@ fn garbage_ids_queries_and_forms_are_client_errors() {
             Ok(())
         })
         .unwrap();
+    // Unknown fields in the list's JSON, beside its argument or in it.
+    for body in [
+        json!({ "query": {}, "junk": 1 }),
+        json!({ "query": { "status": "succeeded", "colour": "red" } }),
+    ] {
+        let (status, code) = p.send(
+            reqwest::Method::POST,
+            "/api/runs/list",
+            "application/json",
+            serde_json::to_vec(&body).unwrap(),
+        );
+        assert!(
+            status == 400 && code.as_deref() == Some("validation_error"),
+            "{body}: {status} {code:?}"
+        );
+    }
     assert_eq!(p.runs_in_db(), 0);
     p.rt.block_on(p.app.stop());
 }

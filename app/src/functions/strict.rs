@@ -1,0 +1,90 @@
+//! JSON arguments that refuse what they do not know. A server function's arguments are a
+//! struct the `#[server]` macro writes, and serde ignores unknown fields of it: a start with
+//! `{"req": {…}, "junk": 1}` would start the run. With [`StrictJson`] as its input
+//! encoding, an unknown field at any depth is a `validation_error` (400), as on the REST
+//! API, and nothing is done. The wire format is plain JSON, as with `Json`.
+//!
+//! Form-encoded server functions stay lenient on purpose: a form posted without
+//! JavaScript sends every named input in it.
+
+use bytes::Bytes;
+use leptos::server_fn::codec::Post;
+use leptos::server_fn::{ContentType, Decodes, Encodes, Format, FormatType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// JSON; decoding fails on the first field the target type does not read.
+pub struct StrictJsonEncoding;
+
+/// Arguments as strict JSON in the body of a `POST`.
+pub type StrictJson = Post<StrictJsonEncoding>;
+
+impl ContentType for StrictJsonEncoding {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for StrictJsonEncoding {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for StrictJsonEncoding {
+    type Error = serde_json::Error;
+
+    fn encode(value: &T) -> Result<Bytes, Self::Error> {
+        serde_json::to_vec(value).map(Bytes::from)
+    }
+}
+
+impl<T: DeserializeOwned> Decodes<T> for StrictJsonEncoding {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        decode_strict(&bytes)
+    }
+}
+
+fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut unknown: Option<String> = None;
+    let value = serde_ignored::deserialize(&mut de, |path| {
+        unknown.get_or_insert_with(|| path.to_string());
+    })?;
+    de.end()?;
+    match unknown {
+        Some(path) => Err(serde::de::Error::custom(format!("unknown field `{path}`"))),
+        None => Ok(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Inner {
+        a: u32,
+        #[serde(default)]
+        b: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Args {
+        req: Inner,
+    }
+
+    #[test]
+    fn known_fields_decode_and_unknown_ones_are_refused_at_any_depth() {
+        let ok: Args = decode_strict(br#"{"req": {"a": 1}}"#).unwrap();
+        assert_eq!(ok.req, Inner { a: 1, b: None });
+        for (body, path) in [
+            (r#"{"req": {"a": 1}, "junk": 1}"#, "junk"),
+            (r#"{"req": {"a": 1, "c": [1]}}"#, "req.c"),
+        ] {
+            let e = decode_strict::<Args>(body.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains(&format!("`{path}`")), "{e}");
+        }
+        assert!(decode_strict::<Args>(br#"{"req": {"a": 1}} x"#).is_err());
+        assert!(decode_strict::<Args>(br#"{"req": {"a": "1"}}"#).is_err());
+    }
+}
