@@ -128,3 +128,36 @@ test.describe('hydrated', () => {
     await expect(page.getByTestId('runs-empty')).toBeVisible();
   });
 });
+
+test.describe('announced', () => {
+  // The HTML of a page loaded directly names the chunks its view needs, so the browser
+  // fetches them while the main module loads. The links are written after the page's
+  // render has awaited, from that request's own reactive owner (server/src/layers/
+  // owner_scope.rs); before that fix, a render resumed on another worker thread found
+  // another request's owner, or none, and wrote no links, in about half of the loads.
+  test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, 'one run is enough: the HTML is the same');
+
+  test('every direct load of a lazy page preloads its chunks, under concurrent loads', async ({ page }) => {
+    const res = await page.request.post('/api/v1/auth/register', {
+      data: { email: `announced-${unique()}@example.com`, name: 'Sam Announced', password: 'correct-horse-battery' },
+    });
+    expect(res.status()).toBe(201);
+    const chunks = await manifestChunks(page, 'run_list_route');
+    expect(chunks.length).toBeGreaterThan(0);
+
+    const loads = await Promise.all(
+      Array.from({ length: 24 }, async () => {
+        const r = await page.request.get('/runs');
+        expect(r.status()).toBe(200);
+        return r.text();
+      }),
+    );
+    // The files each page's head asks the browser to preload (attributes in any order).
+    const preloaded = (html: string) =>
+      (html.match(/<link\b[^>]*>/g) ?? [])
+        .filter((tag) => /\brel="preload"/.test(tag))
+        .map((tag) => tag.match(/\bhref="\/pkg\/([^"]+)"/)?.[1]);
+    const missing = loads.map((html) => chunks.filter((c) => !preloaded(html).includes(c)));
+    expect(missing, 'each load announces every chunk of /runs').toEqual(loads.map(() => []));
+  });
+});
