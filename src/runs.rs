@@ -4,7 +4,7 @@
 //! its validation, the run key, and the error codes a run can end with. The server side
 //! (`service`, `pool`, `bus`; feature `ssr`) starts, queues, executes and streams runs.
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::versions::{Message, ModelParams};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ pub const MAX_VARIABLES_BYTES: usize = 256 * 1024;
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 /// Most runs in one page of history.
 pub const PER_PAGE_MAX: u32 = 100;
+/// The last page a run listing can ask for.
+pub const PAGE_MAX: u32 = 1_000_000;
 /// Characters of output shown in run lists.
 pub const PREVIEW_CHARS: usize = 200;
 
@@ -391,17 +393,40 @@ pub struct RunQuery {
 impl RunQuery {
     pub fn paging(&self) -> (u32, u32) {
         (
-            self.page.unwrap_or(1).clamp(1, 1_000_000),
+            self.page.unwrap_or(1).clamp(1, PAGE_MAX),
             self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX),
         )
     }
 
     pub fn validate(&self) -> Result<()> {
         let long = |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| s.len() > max);
-        if long(&self.q, 500) || long(&self.provider, 64) || long(&self.model, 128) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                "a filter is too long",
+        for (field, value, max) in [
+            ("q", &self.q, 500),
+            ("provider", &self.provider, 64),
+            ("model", &self.model, 128),
+        ] {
+            if long(value, max) {
+                return Err(Error::invalid_field(
+                    field,
+                    "filter_too_long",
+                    format!("{field} is at most {max} bytes"),
+                ));
+            }
+        }
+        // Pages are counted from 1; a page or a size out of range is a mistake to report,
+        // not a value to guess at.
+        if self.page.is_some_and(|p| p == 0 || p > PAGE_MAX) {
+            return Err(Error::invalid_field(
+                "page",
+                "page_invalid",
+                format!("page is between 1 and {PAGE_MAX}"),
+            ));
+        }
+        if self.per_page.is_some_and(|n| n == 0 || n > PER_PAGE_MAX) {
+            return Err(Error::invalid_field(
+                "per_page",
+                "per_page_invalid",
+                format!("per_page is between 1 and {PER_PAGE_MAX}"),
             ));
         }
         if let (Some(f), Some(t)) = (self.from, self.to) {

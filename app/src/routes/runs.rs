@@ -43,7 +43,9 @@ fn query_of(m: &ParamsMap) -> RunQuery {
         from: day("from", false),
         to: day("to", true),
         q: text("q"),
-        page: text("page").and_then(|v| v.parse().ok()),
+        page: text("page")
+            .and_then(|v| v.parse().ok())
+            .filter(|p| (1..=promptlab::runs::PAGE_MAX).contains(p)),
         per_page: Some(25),
     }
 }

@@ -326,6 +326,14 @@ fn garbage_ids_queries_and_forms_are_client_errors() {
         "page=99999999999",
         "prompt_id=nope",
         "from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+        "page=0",
+        "page=1000001",
+        "per_page=0",
+        "per_page=101",
+        "per_page=4294967295",
+        &format!("q={}", "x".repeat(501)),
+        &format!("provider={}", "x".repeat(65)),
+        &format!("model={}", "x".repeat(129)),
     ] {
         let (status, code) = p.send(
             reqwest::Method::GET,
