@@ -92,6 +92,54 @@ fn bad_start(prompt: String) -> impl Strategy<Value = Vec<u8>> {
             v["variables"] = json!({ "topic": "x".repeat(n) })
         }))
     });
+    // Each field with a value of a type it cannot take (strings only where the field is
+    // not a string; `null` only where the field is required).
+    let w = with.clone();
+    let not_text = prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(json!([1])),
+        Just(json!({ "a": 1 })),
+    ];
+    let not_number = prop_oneof![
+        "[a-z0-9]{0,8}".prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(json!([1])),
+        Just(json!({ "a": 1 })),
+    ];
+    let not_list = prop_oneof![
+        "[a-z]{0,8}".prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        Just(json!({ "a": 1 })),
+    ];
+    let typed = prop_oneof![
+        not_number.clone().prop_map(|x| ("/version", x)),
+        (0.01f64..0.99).prop_map(|f| ("/version", json!(1.0 + f))),
+        not_text.clone().prop_map(|x| ("/provider", x)),
+        not_text.prop_map(|x| ("/model", x)),
+        not_list.clone().prop_map(|x| ("/params", x)),
+        not_number.clone().prop_map(|x| ("/params/max_tokens", x)),
+        (0.01f64..0.99).prop_map(|f| ("/params/max_tokens", json!(10.0 + f))),
+        not_number.prop_map(|x| ("/params/temperature", x)),
+        not_list.prop_map(|x| ("/params/stop", x)),
+        prop_oneof![
+            "[a-z]{0,8}".prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            Just(json!([true])),
+        ]
+        .prop_map(|x| ("/bypass_cache", x)),
+        Just(("/prompt_id", Value::Null)),
+    ]
+    .prop_map(move |(path, x)| {
+        w(Box::new(move |v| {
+            if path.starts_with("/params/") {
+                v["params"] = json!({});
+            }
+            let (parent, key) = path.rsplit_once('/').unwrap();
+            v.pointer_mut(if parent.is_empty() { "" } else { parent })
+                .unwrap()[key] = x.clone();
+        }))
+    });
     let bytes = prop::collection::vec(any::<u8>(), 0..300);
     let invalid_utf8 = prop::collection::vec(any::<u8>(), 0..50).prop_map(|mut b| {
         b.splice(0..0, *b"{\"prompt_id\": \"\xff\xfe");
@@ -101,6 +149,7 @@ fn bad_start(prompt: String) -> impl Strategy<Value = Vec<u8>> {
         (200usize..2000).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d)).into_bytes());
     prop_oneof![
         bad_id,
+        typed,
         unknown,
         hot,
         tokens,
@@ -194,9 +243,21 @@ fn runner(cases: u32) -> TestRunner {
     })
 }
 
+/// A 4xx whose error code is one of the API's own and is the one for that status.
 fn refused(status: u16, code: &Option<String>) -> Result<(), TestCaseError> {
     prop_assert!((400..500).contains(&status), "status {status}");
-    prop_assert!(code.is_some(), "an error code with {status}");
+    let Some(code) = code else {
+        return Err(TestCaseError::fail(format!("no error code with {status}")));
+    };
+    let known: promptlab::ErrorCode = serde_json::from_value(json!(code))
+        .map_err(|_| TestCaseError::fail(format!("{code} is not an error code of the API")))?;
+    prop_assert_eq!(
+        known.http_status(),
+        status,
+        "{} answered with {}",
+        code,
+        status
+    );
     Ok(())
 }
 
@@ -520,3 +581,150 @@ async fn nul_characters_are_refused(app: &TestApp) {
 }
 
 with_fake_provider!(nul_input, nul_characters_are_refused);
+
+/// The limits a body under the production size limit (1 MiB) can reach, which the tests'
+/// 64 kB limit stops first; bad `Idempotency-Key`s; and cancels that must be refused while
+/// a run is in flight. Each is refused with its own reason, and the run is not touched.
+async fn limits_and_keys(app: &TestApp) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let r = super::Runs::new(app, "limits@example.com").await;
+    let prompt = r.prompt("limits", "mock", "mock-1").await;
+    let token = r.api.token.clone();
+    let start = |f: &dyn Fn(&mut Value)| {
+        let mut v = json!({ "prompt_id": prompt, "variables": { "topic": "x" } });
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let many: serde_json::Map<String, Value> =
+        (0..101).map(|i| (format!("v{i}"), json!("x"))).collect();
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            start(&|v| v["variables"]["topic"] = json!("x".repeat(300 * 1024))),
+            "variables",
+            "variables_too_large",
+        ),
+        (
+            start(&|v| v["variables"] = Value::Object(many.clone())),
+            "variables",
+            "variables_count",
+        ),
+        (
+            start(&|v| {
+                v["provider"] = json!("openai_compat");
+                v["model"] = json!("m".repeat(129));
+            }),
+            "params.model",
+            "param_invalid",
+        ),
+        (
+            start(&|v| v["params"] = json!({ "stop": ["s".repeat(101)] })),
+            "params.stop",
+            "param_invalid",
+        ),
+    ];
+    for (body, field, reason) in cases {
+        let (status, v) = answer(
+            app,
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/runs",
+            Some(("application/json", body)),
+        )
+        .await;
+        assert_eq!(status, 400, "{reason}: {v}");
+        assert_eq!(v["error"]["code"], "validation_error", "{v}");
+        assert_eq!(v["error"]["details"]["reason"], reason, "{v}");
+        assert_eq!(v["error"]["details"]["field"], field, "{v}");
+    }
+    for key in ["", "   ", &"k".repeat(201), "has space", "tab\there"] {
+        let res = r
+            .start_raw(
+                json!({ "prompt_id": prompt, "variables": { "topic": "x" } }),
+                Some(key),
+            )
+            .await;
+        assert_eq!(res.status(), 400, "key {key:?}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(
+            v["error"]["details"]["reason"], "idempotency_key_invalid",
+            "{v}"
+        );
+    }
+    // Not visible ASCII: the header's bytes are not text at all.
+    let res = app
+        .client()
+        .post(app.url("/api/v1/runs"))
+        .bearer_auth(&token)
+        .header(
+            "Idempotency-Key",
+            reqwest::header::HeaderValue::from_bytes(b"k\xe9y").unwrap(),
+        )
+        .json(&json!({ "prompt_id": prompt, "variables": { "topic": "x" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let runs = promptlab::store::runs::Entity::find().count(app.engine.db());
+    assert_eq!(runs.await.unwrap(), 0, "a refused start wrote a run");
+
+    // A run in flight, and cancels it must not take: another user's, and malformed ones.
+    let slow = r
+        .prompt("limits-slow", "openai_compat", "ok:tokens=20,delay=50")
+        .await;
+    let (_, run) = r
+        .start(json!({ "prompt_id": slow, "variables": { "topic": "x" } }))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let other = super::Runs::new(app, "limits-other@example.com").await;
+    let form = "application/x-www-form-urlencoded";
+    for (who, path, body) in [
+        (&other.api.token, format!("/api/v1/runs/{id}/cancel"), None),
+        (
+            &other.api.token,
+            "/api/runs/cancel".to_owned(),
+            Some((form, format!("id={id}"))),
+        ),
+        (&token, format!("/api/v1/runs/{id}x/cancel"), None),
+        (
+            &token,
+            "/api/runs/cancel".to_owned(),
+            Some((form, format!("id={id}x"))),
+        ),
+        (
+            &token,
+            "/api/runs/cancel".to_owned(),
+            Some((form, "run={id}".to_owned())),
+        ),
+    ] {
+        let (status, v) = answer(
+            app,
+            who,
+            reqwest::Method::POST,
+            &path,
+            body.map(|(ct, b)| (ct, b.into_bytes())),
+        )
+        .await;
+        assert!((400..500).contains(&status), "{path}: {status} {v}");
+    }
+    let done = r.wait(&id).await;
+    assert_eq!(done["status"], "succeeded", "a refused cancel took: {done}");
+    assert_eq!(done["output_tokens"], 20, "{done}");
+}
+
+mod limits {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = app(Backend::Sqlite, &[("MAX_BODY_BYTES", "2097152")]).await;
+        limits_and_keys(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let app = app(Backend::Postgres, &[("MAX_BODY_BYTES", "2097152")]).await;
+        limits_and_keys(&app).await;
+        app.stop().await;
+    }
+}
