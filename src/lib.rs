@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod error;
 pub mod labels;
+pub mod nul;
 pub mod pricing;
 pub mod projects;
 pub mod prompts;

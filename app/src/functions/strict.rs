@@ -5,7 +5,9 @@
 //! API, and nothing is done. The wire format is plain JSON, as with `Json`.
 //!
 //! Form-encoded server functions stay lenient on purpose: a form posted without
-//! JavaScript sends every named input in it.
+//! JavaScript sends every named input in it. A struct flattened into another
+//! (`#[serde(flatten)]`, as `SaveVersion`'s content) keeps what it does not know to itself,
+//! so unknown fields inside one are not seen here.
 
 use bytes::Bytes;
 use leptos::server_fn::codec::Post;
@@ -43,7 +45,26 @@ impl<T: DeserializeOwned> Decodes<T> for StrictJsonEncoding {
     }
 }
 
+/// The server functions whose arguments are [`StrictJson`], by path: the server reads their
+/// bodies as JSON whatever `Content-Type` a request declares, as server_fn does.
+#[cfg(feature = "ssr")]
+pub fn json_argument_paths() -> [&'static str; 3] {
+    use leptos::server_fn::ServerFn;
+    [
+        <super::runs::BeginRun as ServerFn>::PATH,
+        <super::runs::ListRuns as ServerFn>::PATH,
+        <super::prompts::SavePromptVersion as ServerFn>::PATH,
+    ]
+}
+
 fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    // Also refused by the server's NUL layer; here too for a function missing from
+    // `json_argument_paths`.
+    if promptlab::nul::in_json(bytes) {
+        return Err(serde::de::Error::custom(
+            "text may not contain the NUL character (U+0000)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut unknown: Option<String> = None;
     let value = serde_ignored::deserialize(&mut de, |path| {
@@ -86,5 +107,8 @@ mod tests {
         }
         assert!(decode_strict::<Args>(br#"{"req": {"a": 1}} x"#).is_err());
         assert!(decode_strict::<Args>(br#"{"req": {"a": "1"}}"#).is_err());
+        assert!(decode_strict::<Args>(br#"{"req": {"a": 1, "b": "\u0000"}}"#).is_err());
+        let text: Args = decode_strict(br#"{"req": {"a": 1, "b": "\\u0000"}}"#).unwrap();
+        assert_eq!(text.req.b.as_deref(), Some("\\u0000"));
     }
 }

@@ -19,19 +19,17 @@ pub async fn limit_body(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
-        return too_large(max);
+        return error_response(too_large_error(max));
     }
     let req = req.map(|body| Body::new(Limited::new(body, max)));
     next.run(req).await
 }
 
-/// The answer to a body over `max` bytes.
-pub fn too_large(max: usize) -> Response {
-    error_response(
-        Error::new(
-            ErrorCode::PayloadTooLarge,
-            format!("request body is larger than {max} bytes"),
-        )
-        .with_details(serde_json::json!({ "limit_bytes": max })),
+/// The error for a body over `max` bytes.
+pub fn too_large_error(max: usize) -> Error {
+    Error::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body is larger than {max} bytes"),
     )
+    .with_details(serde_json::json!({ "limit_bytes": max }))
 }

@@ -6,10 +6,12 @@
 //! of PromptLab has a use for it. So a request that encodes one, in its address (`%00`),
 //! a JSON body (a `\u0000` escape) or a form body (`%00`), is answered 400
 //! `validation_error` with the reason `nul_character` before any handler sees it.
+//! A body is read as its reader will read it: a REST body by its `Content-Type`, a server
+//! function's by the function's own encoding (server_fn does not look at the header).
 //! A provider's text is cleaned where it arrives instead (`runs::pool::worker`).
 
 use crate::api::error::error_response;
-use crate::layers::body_limit::too_large;
+use crate::layers::body_limit::too_large_error;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -17,6 +19,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use promptlab::nul::{in_json, in_percent_encoded};
 use promptlab::{Error, ErrorCode};
 
 /// How a body encodes its text.
@@ -26,7 +29,9 @@ enum Encoding {
     Form,
 }
 
-fn body_encoding(headers: &HeaderMap) -> Option<Encoding> {
+/// The encoding a REST body declares (the API's extractors refuse a body whose
+/// `Content-Type` is not JSON).
+fn declared_encoding(headers: &HeaderMap) -> Option<Encoding> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
     if essence == "application/json" || essence.ends_with("+json") {
@@ -38,50 +43,59 @@ fn body_encoding(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-/// Whether percent-encoded text (an address, a form body) holds a NUL.
-fn percent_nul(b: &[u8]) -> bool {
-    b.contains(&0) || b.windows(3).any(|w| w == b"%00")
+/// A server function's path: under `/api/`, not the REST API's `/api/v1/`.
+fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/")
 }
 
-/// Whether a JSON text holds a NUL: a `\u0000` escape, that is `u0000` after an odd run of
-/// backslashes (an even run is escaped backslashes, then the letters `u0000`).
-fn json_nul(b: &[u8]) -> bool {
-    if b.contains(&0) {
-        return true;
+/// How a request's body will be read. A server function decodes its body by the
+/// function's own encoding whatever `Content-Type` says: JSON for the functions with
+/// strict JSON arguments, a form for every other one.
+fn encoding_of(path: &str, headers: &HeaderMap) -> Option<Encoding> {
+    if !is_server_fn(path) {
+        return declared_encoding(headers);
     }
-    let mut i = 0;
-    while let Some(off) = b[i..].iter().position(|&c| c == b'\\') {
-        let start = i + off;
-        let end = start + b[start..].iter().take_while(|&&c| c == b'\\').count();
-        if (end - start) % 2 == 1 && b[end..].starts_with(b"u0000") {
-            return true;
-        }
-        i = end;
+    if promptlab_app::functions::strict::json_argument_paths().contains(&path) {
+        Some(Encoding::Json)
+    } else {
+        Some(Encoding::Form)
     }
-    false
 }
 
-fn refused(path: &str, place: &str) -> Response {
-    let error = Error::invalid_field(
-        place,
-        "nul_character",
-        "text may not contain the NUL character (U+0000)",
-    );
-    // A server function's client reads the error itself; REST and pages get the REST form.
-    if path.starts_with("/api/") && !path.starts_with("/api/v1/") {
-        (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
+/// `error` in the form the caller reads: bare for a server function's client, else the
+/// REST form.
+fn answer(path: &str, error: Error) -> Response {
+    if is_server_fn(path) {
+        let status = StatusCode::from_u16(error.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(error)).into_response()
     } else {
         error_response(error)
     }
 }
 
+fn refused(path: &str, place: &str) -> Response {
+    answer(
+        path,
+        Error::invalid_field(
+            place,
+            "nul_character",
+            "text may not contain the NUL character (U+0000)",
+        ),
+    )
+}
+
 pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let uri = req.uri();
-    if percent_nul(uri.path().as_bytes()) || uri.query().is_some_and(|q| percent_nul(q.as_bytes()))
+    let path = uri.path().to_owned();
+    if in_percent_encoded(path.as_bytes())
+        || uri
+            .query()
+            .is_some_and(|q| in_percent_encoded(q.as_bytes()))
     {
-        return refused(uri.path(), "address");
+        return refused(&path, "address");
     }
-    let Some(encoding) = body_encoding(req.headers()) else {
+    let Some(encoding) = encoding_of(&path, req.headers()) else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
@@ -94,22 +108,26 @@ pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next)
                     e.source()
                 })
                 .any(|e| e.is::<http_body_util::LengthLimitError>());
-            return if limited {
-                too_large(state.engine.config().max_body_bytes)
-            } else {
-                error_response(Error::new(
-                    ErrorCode::ValidationError,
-                    "the request body could not be read",
-                ))
-            };
+            let max = state.engine.config().max_body_bytes;
+            return answer(
+                &path,
+                if limited {
+                    too_large_error(max)
+                } else {
+                    Error::new(
+                        ErrorCode::ValidationError,
+                        "the request body could not be read",
+                    )
+                },
+            );
         }
     };
     let nul = match encoding {
-        Encoding::Json => json_nul(&bytes),
-        Encoding::Form => percent_nul(&bytes),
+        Encoding::Json => in_json(&bytes),
+        Encoding::Form => in_percent_encoded(&bytes),
     };
     if nul {
-        return refused(parts.uri.path(), "body");
+        return refused(&path, "body");
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -119,46 +137,52 @@ pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next)
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_escapes_are_told_from_escaped_backslashes() {
-        assert!(json_nul(br#"{"a":"x\u0000y"}"#));
-        assert!(json_nul(br#"{"a":"\\\u0000"}"#));
-        assert!(json_nul(b"{\"a\":\"\0\"}"));
-        // An escaped backslash, then the letters: the text `\u0000`, no NUL.
-        assert!(!json_nul(br#"{"a":"\\u0000"}"#));
-        assert!(!json_nul(br#"{"a":"\\\\u0000"}"#));
-        assert!(!json_nul(br#"{"a":"\u0001 \u0010"}"#));
-        assert!(!json_nul(br#"{"a":"%00 and \n"}"#));
-        assert!(!json_nul(br#"{"a":"ends with \\"}"#));
-        assert!(!json_nul(b"\\"));
+    fn with_type(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, ct.parse().unwrap());
+        h
     }
 
     #[test]
-    fn percent_encoded_nul_is_found_and_an_encoded_percent_is_not() {
-        assert!(percent_nul(b"q=a%00b"));
-        assert!(percent_nul(b"q=a\0b"));
-        assert!(!percent_nul(b"q=100%2500"));
-        assert!(!percent_nul(b"q=%20%30%300"));
-    }
-
-    #[test]
-    fn bodies_are_read_by_their_content_type() {
-        let with = |ct: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(CONTENT_TYPE, ct.parse().unwrap());
-            body_encoding(&h)
-        };
-        assert_eq!(with("application/json"), Some(Encoding::Json));
+    fn rest_bodies_are_read_by_their_content_type() {
+        let rest = |ct: &str| encoding_of("/api/v1/runs", &with_type(ct));
+        assert_eq!(rest("application/json"), Some(Encoding::Json));
         assert_eq!(
-            with("Application/JSON; charset=utf-8"),
+            rest("Application/JSON; charset=utf-8"),
             Some(Encoding::Json)
         );
-        assert_eq!(with("application/merge-patch+json"), Some(Encoding::Json));
+        assert_eq!(rest("application/merge-patch+json"), Some(Encoding::Json));
         assert_eq!(
-            with("application/x-www-form-urlencoded"),
+            rest("application/x-www-form-urlencoded"),
             Some(Encoding::Form)
         );
-        assert_eq!(with("text/plain"), None);
-        assert_eq!(body_encoding(&HeaderMap::new()), None);
+        assert_eq!(rest("text/plain"), None);
+        assert_eq!(encoding_of("/api/v1/runs", &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn server_function_bodies_are_read_as_the_function_reads_them() {
+        for ct in [
+            "application/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert_eq!(
+                encoding_of("/api/runs/start", &with_type(ct)),
+                Some(Encoding::Json)
+            );
+            assert_eq!(
+                encoding_of("/api/prompts/save", &with_type(ct)),
+                Some(Encoding::Json)
+            );
+            assert_eq!(
+                encoding_of("/api/prompts/create", &with_type(ct)),
+                Some(Encoding::Form)
+            );
+        }
+        assert_eq!(
+            encoding_of("/api/runs/cancel", &HeaderMap::new()),
+            Some(Encoding::Form)
+        );
     }
 }

@@ -544,6 +544,36 @@ async fn nul_characters_are_refused(app: &TestApp) {
             "body",
         ),
         (get.clone(), "/runs?q=%00", None, "address"),
+        // A server function reads its body by its own encoding, whatever the request's
+        // Content-Type says.
+        (
+            post.clone(),
+            "/api/prompts/create",
+            Some((
+                "text/plain",
+                b"name=nul-desc&description=a%00b&tags=".to_vec(),
+            )),
+            "body",
+        ),
+        (
+            post.clone(),
+            "/api/prompts/create",
+            Some((
+                "application/json",
+                b"name=nul-desc&description=a%00b&tags=".to_vec(),
+            )),
+            "body",
+        ),
+        (
+            post.clone(),
+            "/api/runs/start",
+            Some((
+                "application/x-www-form-urlencoded",
+                serde_json::to_vec(&json!({ "req": start(&|v| v["model"] = json!("\u{0}")) }))
+                    .unwrap(),
+            )),
+            "body",
+        ),
     ];
     for (method, path, body, place) in cases {
         let label = format!("{method} {path}");
@@ -562,7 +592,8 @@ async fn nul_characters_are_refused(app: &TestApp) {
     assert_eq!(runs().await.unwrap(), 0, "a refused request wrote a run");
     assert_eq!(prompts().await.unwrap(), prompts_before);
 
-    // Not NULs: the six characters `\u0000` (an escaped backslash) and `%00` typed as text.
+    // Not NULs: the six characters `\u0000` (an escaped backslash) and `%00` typed as text,
+    // also through the server function.
     let literal = "\\u0000 and %00";
     let (status, v) = answer(
         app,
@@ -575,9 +606,20 @@ async fn nul_characters_are_refused(app: &TestApp) {
     assert_eq!(status, 201, "{v}");
     let run = r.wait(v["run"]["id"].as_str().unwrap()).await;
     assert_eq!(run["variables"]["topic"], literal, "{run}");
+    let (status, v) = answer(
+        app,
+        &token,
+        post.clone(),
+        "/api/runs/start",
+        json_body(json!({ "req": start(&|v| v["variables"]["topic"] = json!(literal)) })),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["run"]["variables"]["topic"], literal, "{v}");
     let (status, v) = answer(app, &token, get, "/api/v1/runs?q=%2500", None).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(runs().await.unwrap(), 1);
+    // The same start again: a copy of the succeeded run, from the cache.
+    assert_eq!(runs().await.unwrap(), 2);
 }
 
 with_fake_provider!(nul_input, nul_characters_are_refused);
