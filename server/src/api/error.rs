@@ -30,6 +30,23 @@ pub fn error_response(error: Error) -> Response {
     (status, Json(ErrorBody { error })).into_response()
 }
 
+/// A server function's path: under `/api/`, not the REST API's `/api/v1/`.
+pub fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/")
+}
+
+/// `error` in the form the caller at `path` reads: bare for a server function's client
+/// (its error type is [`Error`] itself), the REST form for everyone else.
+pub fn answer(path: &str, error: Error) -> Response {
+    if is_server_fn(path) {
+        let status = StatusCode::from_u16(error.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(error)).into_response()
+    } else {
+        error_response(error)
+    }
+}
+
 /// Fallback for unknown API paths.
 pub async fn not_found() -> ApiError {
     ApiError(Error::new(ErrorCode::NotFound, "no such API endpoint"))

@@ -1,7 +1,7 @@
 //! Caps request bodies: a declared length over the limit is refused at once with 413 and
 //! our JSON error; a body without a length is cut off when it passes the limit.
 
-use crate::api::error::error_response;
+use crate::api::error::answer;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,7 +19,7 @@ pub async fn limit_body(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
-        return error_response(too_large_error(max));
+        return answer(req.uri().path(), too_large_error(max));
     }
     let req = req.map(|body| Body::new(Limited::new(body, max)));
     next.run(req).await

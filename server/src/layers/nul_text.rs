@@ -10,15 +10,15 @@
 //! function's by the function's own encoding (server_fn does not look at the header).
 //! A provider's text is cleaned where it arrives instead (`runs::pool::worker`).
 
-use crate::api::error::error_response;
+use crate::api::error::{answer, is_server_fn};
 use crate::layers::body_limit::too_large_error;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use promptlab::nul::{in_json, in_percent_encoded};
 use promptlab::{Error, ErrorCode};
 
@@ -43,11 +43,6 @@ fn declared_encoding(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-/// A server function's path: under `/api/`, not the REST API's `/api/v1/`.
-fn is_server_fn(path: &str) -> bool {
-    path.starts_with("/api/") && !path.starts_with("/api/v1/")
-}
-
 /// How a request's body will be read. A server function decodes its body by the
 /// function's own encoding whatever `Content-Type` says: JSON for the functions with
 /// strict JSON arguments, a form for every other one.
@@ -59,18 +54,6 @@ fn encoding_of(path: &str, headers: &HeaderMap) -> Option<Encoding> {
         Some(Encoding::Json)
     } else {
         Some(Encoding::Form)
-    }
-}
-
-/// `error` in the form the caller reads: bare for a server function's client, else the
-/// REST form.
-fn answer(path: &str, error: Error) -> Response {
-    if is_server_fn(path) {
-        let status = StatusCode::from_u16(error.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(error)).into_response()
-    } else {
-        error_response(error)
     }
 }
 

@@ -312,6 +312,36 @@ fn bad_run_requests_are_refused_and_change_nothing() {
             refused(status, &code)
         })
         .unwrap();
+    // Too large for the body limit: the server function's client gets the error bare, as
+    // it decodes every error of a server function; REST gets its own form.
+    let huge = serde_json::to_vec(&json!({ "req": { "prompt_id": p.prompt,
+        "variables": { "topic": "x".repeat(100_000) } } }))
+    .unwrap();
+    for (path, body) in [
+        ("/api/runs/start", huge.clone()),
+        ("/api/v1/runs", huge[7..huge.len() - 1].to_vec()),
+    ] {
+        let v: Value = p.rt.block_on(async {
+            let res = p
+                .app
+                .client()
+                .post(p.app.url(path))
+                .bearer_auth(&p.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 413, "{path}");
+            res.json().await.unwrap()
+        });
+        let code = if path.starts_with("/api/v1/") {
+            &v["error"]["code"]
+        } else {
+            &v["code"]
+        };
+        assert_eq!(code, "payload_too_large", "{path}: {v}");
+    }
     // A bad Idempotency-Key is refused before anything is written.
     let bad_key = p.rt.block_on(async {
         p.app
