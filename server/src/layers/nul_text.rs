@@ -70,18 +70,18 @@ fn refused(path: &str, place: &str) -> Response {
 
 pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let uri = req.uri();
-    let path = uri.path().to_owned();
-    if in_percent_encoded(path.as_bytes())
+    if in_percent_encoded(uri.path().as_bytes())
         || uri
             .query()
             .is_some_and(|q| in_percent_encoded(q.as_bytes()))
     {
-        return refused(&path, "address");
+        return refused(uri.path(), "address");
     }
-    let Some(encoding) = encoding_of(&path, req.headers()) else {
+    let Some(encoding) = encoding_of(uri.path(), req.headers()) else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     // The body is already capped (`body_limit`), so this reads at most the limit.
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
@@ -93,7 +93,7 @@ pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next)
                 .any(|e| e.is::<http_body_util::LengthLimitError>());
             let max = state.engine.config().max_body_bytes;
             return answer(
-                &path,
+                path,
                 if limited {
                     too_large_error(max)
                 } else {
@@ -110,7 +110,7 @@ pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next)
         Encoding::Form => in_percent_encoded(&bytes),
     };
     if nul {
-        return refused(&path, "body");
+        return refused(path, "body");
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
