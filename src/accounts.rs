@@ -147,6 +147,7 @@ impl std::fmt::Debug for NewPassword {
 
 /// What a client sends to register.
 #[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
     pub name: String,
@@ -175,6 +176,7 @@ impl RegisterRequest {
 /// What a client sends to log in. Only bounded, not validated: a login never says which
 /// part was wrong.
 #[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,

@@ -51,6 +51,7 @@ pub struct LabelEvent {
 
 /// Point a label at a version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MoveLabel {
     pub version: i32,
 }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod error;
 pub mod labels;
 pub mod nul;
+pub mod paging;
 pub mod pricing;
 pub mod projects;
 pub mod prompts;

@@ -16,7 +16,9 @@ pub const NAME_MAX: usize = 64;
 pub const DESCRIPTION_MAX_CHARS: usize = 2000;
 pub const TAG_MAX: usize = 32;
 pub const TAGS_MAX: usize = 20;
-pub const PER_PAGE_MAX: u32 = 100;
+pub use crate::paging::PER_PAGE_MAX;
+/// Longest search text of a prompt listing, in bytes.
+pub const QUERY_MAX: usize = 500;
 
 /// A prompt name: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit. Unique within
 /// a project and used in URLs (`/api/v1/prompts/{name}`).
@@ -127,6 +129,7 @@ pub struct Prompt {
 
 /// Create a prompt, optionally with its first version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewPrompt {
     /// Defaults to the caller's personal project.
     #[serde(default)]
@@ -187,12 +190,15 @@ pub struct PromptQuery {
 }
 
 impl PromptQuery {
-    /// 1-based page and page size, clamped.
+    /// 1-based page and page size, defaults filled in.
     pub fn paging(&self) -> (u32, u32) {
-        (
-            self.page.unwrap_or(1).max(1),
-            self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX),
-        )
+        crate::paging::resolve(self.page, self.per_page)
+    }
+
+    /// Refuse a page out of range or a filter longer than its limit.
+    pub fn validate(&self) -> Result<()> {
+        crate::paging::check_filters(&[("q", &self.q, QUERY_MAX), ("tag", &self.tag, TAG_MAX)])?;
+        crate::paging::check(self.page, self.per_page)
     }
 }
 
@@ -235,12 +241,25 @@ mod tests {
     }
 
     #[test]
-    fn paging_is_clamped() {
+    fn paging_out_of_range_is_refused() {
         let q = PromptQuery {
             page: Some(0),
             per_page: Some(1000),
             ..Default::default()
         };
+        assert_eq!(q.validate().unwrap_err().details["reason"], "page_invalid");
         assert_eq!(q.paging(), (1, PER_PAGE_MAX));
+        let q = PromptQuery {
+            page: Some(3),
+            per_page: Some(5),
+            ..Default::default()
+        };
+        assert!(q.validate().is_ok());
+        assert_eq!(q.paging(), (3, 5));
+        let q = PromptQuery {
+            tag: Some("t".repeat(TAG_MAX + 1)),
+            ..Default::default()
+        };
+        assert_eq!(q.validate().unwrap_err().details["field"], "tag");
     }
 }

@@ -42,6 +42,7 @@ impl MessageRole {
 
 /// One chat message: a role and its template text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     pub role: MessageRole,
     pub content: String,
@@ -49,6 +50,7 @@ pub struct Message {
 
 /// Model parameters saved with a version (a run may override them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelParams {
     pub provider: String,
     pub model: String,
@@ -88,6 +90,7 @@ pub enum VariableKind {
 
 /// What the schema says about one variable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VariableSpec {
     pub name: String,
     #[serde(default)]
@@ -103,7 +106,13 @@ fn yes() -> bool {
 }
 
 /// The content of a version: what is hashed, compared and run.
+///
+/// Every part of it refuses a field it does not know, so a misspelt parameter
+/// (`"temprature"`) is an error rather than a version saved without it. Serde cannot refuse
+/// unknown fields of a flattened struct, so [`Version`] and [`SaveVersion`], which carry
+/// this content at their top level, are read through a struct that names every field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VersionContent {
     pub messages: Vec<Message>,
     #[serde(default)]
@@ -216,6 +225,7 @@ pub struct Author {
 
 /// A saved version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "VersionFields")]
 pub struct Version {
     pub prompt_id: Uuid,
     pub number: i32,
@@ -232,12 +242,79 @@ pub struct Version {
 
 /// A request to save a new version on top of `base_version` (0 when there is none yet).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "SaveVersionFields")]
 pub struct SaveVersion {
     pub base_version: i32,
     #[serde(flatten)]
     pub content: VersionContent,
     #[serde(default)]
     pub note: String,
+}
+
+/// [`Version`] as it is read: its content's fields named, so that none unknown passes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionFields {
+    prompt_id: Uuid,
+    number: i32,
+    messages: Vec<Message>,
+    #[serde(default)]
+    params: ModelParams,
+    #[serde(default)]
+    variables: Vec<VariableSpec>,
+    note: String,
+    author: Author,
+    created_at: DateTime<Utc>,
+    content_hash: String,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+impl From<VersionFields> for Version {
+    fn from(f: VersionFields) -> Self {
+        Self {
+            prompt_id: f.prompt_id,
+            number: f.number,
+            content: VersionContent {
+                messages: f.messages,
+                params: f.params,
+                variables: f.variables,
+            },
+            note: f.note,
+            author: f.author,
+            created_at: f.created_at,
+            content_hash: f.content_hash,
+            labels: f.labels,
+        }
+    }
+}
+
+/// [`SaveVersion`] as it is read: its content's fields named, so that none unknown passes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveVersionFields {
+    base_version: i32,
+    messages: Vec<Message>,
+    #[serde(default)]
+    params: ModelParams,
+    #[serde(default)]
+    variables: Vec<VariableSpec>,
+    #[serde(default)]
+    note: String,
+}
+
+impl From<SaveVersionFields> for SaveVersion {
+    fn from(f: SaveVersionFields) -> Self {
+        Self {
+            base_version: f.base_version,
+            content: VersionContent {
+                messages: f.messages,
+                params: f.params,
+                variables: f.variables,
+            },
+            note: f.note,
+        }
+    }
 }
 
 /// What a save did.
@@ -337,5 +414,79 @@ mod tests {
         assert!(bad_default.validate().is_err());
         assert!(parse_note(&"x".repeat(501)).is_err());
         assert_eq!(parse_note("  first  ").unwrap(), "first");
+    }
+
+    #[test]
+    fn versions_read_back_as_written() {
+        let mut c = content("Hello {{ name }}");
+        c.params.stop = vec!["END".into()];
+        c.variables = vec![VariableSpec {
+            name: "name".into(),
+            kind: VariableKind::String,
+            required: false,
+            default: Some(serde_json::json!("you")),
+        }];
+        let v = Version {
+            prompt_id: Uuid::nil(),
+            number: 3,
+            content_hash: c.content_hash(),
+            content: c.clone(),
+            note: "n".into(),
+            author: Author {
+                id: Uuid::nil(),
+                name: "A".into(),
+            },
+            created_at: Utc::now(),
+            labels: vec!["production".into()],
+        };
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["messages"][0]["content"], "Hello {{ name }}");
+        assert_eq!(serde_json::from_value::<Version>(json).unwrap(), v);
+        let save = SaveVersion {
+            base_version: 3,
+            content: c,
+            note: "again".into(),
+        };
+        let back: SaveVersion =
+            serde_json::from_value(serde_json::to_value(&save).unwrap()).unwrap();
+        assert_eq!(
+            (back.base_version, back.content, back.note),
+            (3, save.content, save.note)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_in_content_are_refused_at_every_level() {
+        let ok = serde_json::json!({
+            "base_version": 0,
+            "messages": [{"role": "user", "content": "Hi {{ x }}"}],
+            "params": {"provider": "mock", "model": "m", "temperature": 0.5},
+            "variables": [{"name": "x", "kind": "number", "required": false, "default": 1}],
+            "note": "first",
+        });
+        let save: SaveVersion = serde_json::from_value(ok.clone()).unwrap();
+        assert_eq!(save.content.params.temperature, Some(0.5));
+        for (pointer, key) in [
+            ("", "junk"),
+            ("/messages/0", "name"),
+            ("/params", "temprature"),
+            ("/variables/0", "requird"),
+        ] {
+            let mut bad = ok.clone();
+            bad.pointer_mut(pointer)
+                .and_then(|v| v.as_object_mut())
+                .unwrap()
+                .insert(key.into(), serde_json::json!(1));
+            let e = serde_json::from_value::<SaveVersion>(bad.clone()).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("unknown field `{key}`")),
+                "{e}"
+            );
+            // The same content as a prompt's first version.
+            let mut content = bad.as_object().unwrap().clone();
+            content.remove("base_version");
+            content.remove("note");
+            assert!(serde_json::from_value::<VersionContent>(content.into()).is_err());
+        }
     }
 }

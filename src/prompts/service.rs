@@ -224,6 +224,7 @@ pub async fn list(
     who: &Identity,
     query: PromptQuery,
 ) -> Result<Page<Prompt>> {
+    query.validate()?;
     let (page, per_page) = query.paging();
     let projects = member_projects(db, who, query.project_id).await?;
     let mut select = prompts::Entity::find().filter(prompts::Column::ProjectId.is_in(projects));

@@ -7,10 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Most runs in one page of history.
-pub const PER_PAGE_MAX: u32 = 100;
-/// The last page a run listing can ask for.
-pub const PAGE_MAX: u32 = 1_000_000;
+pub use crate::paging::{PAGE_MAX, PER_PAGE_MAX};
 
 /// Filters for run history. Dates are RFC 3339.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -40,43 +37,16 @@ pub struct RunQuery {
 
 impl RunQuery {
     pub fn paging(&self) -> (u32, u32) {
-        (
-            self.page.unwrap_or(1).clamp(1, PAGE_MAX),
-            self.per_page.unwrap_or(20).clamp(1, PER_PAGE_MAX),
-        )
+        crate::paging::resolve(self.page, self.per_page)
     }
 
     pub fn validate(&self) -> Result<()> {
-        let long = |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| s.len() > max);
-        for (field, value, max) in [
+        crate::paging::check_filters(&[
             ("q", &self.q, 500),
             ("provider", &self.provider, 64),
             ("model", &self.model, 128),
-        ] {
-            if long(value, max) {
-                return Err(Error::invalid_field(
-                    field,
-                    "filter_too_long",
-                    format!("{field} is at most {max} bytes"),
-                ));
-            }
-        }
-        // Pages are counted from 1; a page or a size out of range is a mistake to report,
-        // not a value to guess at.
-        if self.page.is_some_and(|p| p == 0 || p > PAGE_MAX) {
-            return Err(Error::invalid_field(
-                "page",
-                "page_invalid",
-                format!("page is between 1 and {PAGE_MAX}"),
-            ));
-        }
-        if self.per_page.is_some_and(|n| n == 0 || n > PER_PAGE_MAX) {
-            return Err(Error::invalid_field(
-                "per_page",
-                "per_page_invalid",
-                format!("per_page is between 1 and {PER_PAGE_MAX}"),
-            ));
-        }
+        ])?;
+        crate::paging::check(self.page, self.per_page)?;
         if let (Some(f), Some(t)) = (self.from, self.to) {
             if f > t {
                 return Err(Error::invalid_field(

@@ -26,6 +26,7 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
         Some("messages_count") => t_string!(i18n, errors.messages_count),
         Some("variable_type") => t_string!(i18n, errors.variable_type),
         Some("nul_character") => t_string!(i18n, errors.nul_character),
+        Some("filter_too_long") => t_string!(i18n, errors.filter_too_long),
         _ => match error.code {
             ErrorCode::ValidationError => t_string!(i18n, errors.validation_error),
             ErrorCode::Unauthorized => t_string!(i18n, errors.bad_credentials),

@@ -6,8 +6,9 @@
 //!
 //! Form-encoded server functions stay lenient on purpose: a form posted without
 //! JavaScript sends every named input in it. A struct flattened into another
-//! (`#[serde(flatten)]`, as `SaveVersion`'s content) keeps what it does not know to itself,
-//! so unknown fields inside one are not seen here.
+//! (`#[serde(flatten)]`) would keep what it does not know to itself, out of sight here;
+//! `SaveVersion`, which carries a version's content at its top level, is read through a
+//! struct that names every field instead, and its parts refuse unknown fields themselves.
 
 use bytes::Bytes;
 use leptos::server_fn::codec::Post;
@@ -110,5 +111,28 @@ mod tests {
         assert!(decode_strict::<Args>(br#"{"req": {"a": 1, "b": "\u0000"}}"#).is_err());
         let text: Args = decode_strict(br#"{"req": {"a": 1, "b": "\\u0000"}}"#).unwrap();
         assert_eq!(text.req.b.as_deref(), Some("\\u0000"));
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Save {
+        #[allow(dead_code)]
+        save: promptlab::versions::SaveVersion,
+    }
+
+    #[test]
+    fn a_saved_versions_content_refuses_unknown_fields_too() {
+        let content = r#""base_version": 0, "messages": [{"role": "user", "content": "Hi"}]"#;
+        decode_strict::<Save>(format!(r#"{{"save": {{{content}}}}}"#).as_bytes()).unwrap();
+        for extra in [
+            r#", "junk": 1"#,
+            r#", "params": {"provider": "mock", "model": "m", "temprature": 0.2}"#,
+            r#", "variables": [{"name": "x", "kind": "string", "requird": false}]"#,
+        ] {
+            let body = format!(r#"{{"save": {{{content}{extra}}}}}"#);
+            let e = decode_strict::<Save>(body.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("unknown field"), "{body}: {e}");
+        }
+        let body = r#"{"save": {"base_version": 0, "messages": [{"role": "user", "content": "Hi", "name": "x"}]}}"#;
+        assert!(decode_strict::<Save>(body.as_bytes()).is_err());
     }
 }

@@ -196,6 +196,28 @@ async fn malformed_bodies(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(error_of(res, 400).await["code"], "validation_error");
+    // A field the API does not know is refused, and no account is made.
+    let res = c
+        .post(app.url("/api/v1/auth/register"))
+        .json(
+            &json!({"email": "extra@b.io", "name": "E", "password": "long-enough", "admin": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = error_of(res, 400).await;
+    assert!(
+        err["message"].as_str().unwrap().contains("`admin`"),
+        "{err}"
+    );
+    assert_eq!(app.login("extra@b.io", "long-enough").await.status(), 401);
+    let res = c
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "extra@b.io", "password": "long-enough", "remember": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res, 400).await["code"], "validation_error");
 }
 on_both_backends!(malformed_json, malformed_bodies);
 

@@ -1,6 +1,8 @@
 //! Prompts over REST on both databases: shared helpers here, versions (immutability,
-//! concurrency, restore, diff, labels, ETags, render) and CRUD (search, trash) next door.
+//! concurrency, restore, diff, labels, ETags, render), CRUD (search, trash) and bad input
+//! (unknown fields, pages out of range) next door.
 
+mod bad_input;
 mod crud;
 mod versions;
 

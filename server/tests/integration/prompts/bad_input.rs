@@ -1,0 +1,203 @@
+//! Bad input on prompts, versions and labels: a field the API does not know, at any depth
+//! of a version's content, is refused (a misspelt parameter would otherwise be saved as if it
+//! were absent), and so is a page out of range or a filter too long. Nothing refused is
+//! saved.
+
+use super::{content, Api};
+use crate::on_both_backends;
+use crate::support::{error_of, TestApp};
+use reqwest::Method as M;
+use serde_json::{json, Value};
+
+/// A version's content with `value` inserted as `key` into the object at `pointer`.
+fn with_extra(pointer: &str, key: &str, value: Value) -> Value {
+    let mut body = content("Write about {{ topic }}, again.");
+    body["base_version"] = json!(1);
+    body.pointer_mut(pointer)
+        .and_then(Value::as_object_mut)
+        .expect("an object at the pointer")
+        .insert(key.to_owned(), value);
+    body
+}
+
+const EXTRAS: [(&str, &str); 5] = [
+    ("", "junk"),
+    ("", "temperature"),
+    ("/messages/1", "name"),
+    ("/params", "temprature"),
+    ("/variables/0", "requird"),
+];
+
+async fn unknown_fields_are_refused_and_nothing_is_saved(app: &TestApp) {
+    let api = Api::new(app, "careful@example.com").await;
+    let prompt = api.create("strict-writer").await;
+    let id = prompt["id"].as_str().unwrap().to_owned();
+    let versions = || async {
+        api.json(M::GET, "/api/v1/prompts/strict-writer/versions", None, 200)
+            .await
+    };
+    let before = versions().await;
+
+    for (pointer, key) in EXTRAS {
+        let body = with_extra(pointer, key, json!(0.2));
+        // REST.
+        let res = api
+            .send(
+                M::POST,
+                "/api/v1/prompts/strict-writer/versions",
+                Some(body.clone()),
+            )
+            .await;
+        let err = error_of(res, 400).await;
+        assert_eq!(err["code"], "validation_error", "{pointer}/{key}: {err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{key}`")),
+            "the message names the field: {err}"
+        );
+        // The editor's server function: its error comes bare.
+        let res = api
+            .send(
+                M::POST,
+                "/api/prompts/save",
+                Some(json!({ "prompt_id": id, "save": body })),
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{pointer}/{key}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["code"], "validation_error", "{pointer}/{key}: {err}");
+        // A new prompt's first version, and the prompt itself.
+        let mut first = body.clone();
+        first.as_object_mut().unwrap().remove("base_version");
+        let res = api
+            .send(
+                M::POST,
+                "/api/v1/prompts",
+                Some(json!({ "name": "never-made", "content": first })),
+            )
+            .await;
+        assert_eq!(error_of(res, 400).await["code"], "validation_error");
+    }
+    let res = api
+        .send(
+            M::POST,
+            "/api/v1/prompts",
+            Some(json!({ "name": "never-made", "descripton": "typo" })),
+        )
+        .await;
+    assert_eq!(error_of(res, 400).await["code"], "validation_error");
+
+    let res = api
+        .send(
+            M::PUT,
+            "/api/v1/prompts/strict-writer/labels/production",
+            Some(json!({ "version": 1, "force": true })),
+        )
+        .await;
+    assert_eq!(error_of(res, 400).await["code"], "validation_error");
+    assert_eq!(
+        api.json(M::GET, "/api/v1/prompts/strict-writer/labels", None, 200)
+            .await,
+        json!([]),
+        "no label was moved"
+    );
+
+    assert_eq!(versions().await, before, "no version was saved");
+    let fetched = api
+        .json(M::GET, "/api/v1/prompts/strict-writer", None, 200)
+        .await;
+    assert_eq!(fetched["prompt"]["latest_version"], 1);
+    assert_eq!(fetched["version"]["number"], 1);
+    assert_eq!(
+        api.json(M::GET, "/api/v1/prompts", None, 200).await["total"],
+        1,
+        "no prompt was made"
+    );
+
+    // The same bodies without the extra field are saved, through both.
+    let mut ok = content("Write about {{ topic }}, again.");
+    ok["base_version"] = json!(1);
+    let saved = api
+        .json(
+            M::POST,
+            "/api/v1/prompts/strict-writer/versions",
+            Some(ok.clone()),
+            201,
+        )
+        .await;
+    assert_eq!(saved["version"]["number"], 2);
+    assert_eq!(saved["version"]["params"]["temperature"], 0.5);
+    ok["base_version"] = json!(2);
+    ok["messages"][1]["content"] = json!("Now about {{ topic }}.");
+    let res = api
+        .send(
+            M::POST,
+            "/api/prompts/save",
+            Some(json!({ "prompt_id": id, "save": ok })),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["version"]["number"], 3);
+}
+on_both_backends!(
+    unknown_fields,
+    unknown_fields_are_refused_and_nothing_is_saved
+);
+
+async fn listing_refuses_pages_out_of_range_and_long_filters(app: &TestApp) {
+    let api = Api::new(app, "lister@example.com").await;
+    api.create("listed").await;
+    let long_q = "q".repeat(501);
+    let long_tag = "t".repeat(33);
+    for (query, reason, field) in [
+        ("page=0", "page_invalid", "page"),
+        ("page=1000001", "page_invalid", "page"),
+        ("page=4294967295", "page_invalid", "page"),
+        ("per_page=0", "per_page_invalid", "per_page"),
+        ("per_page=101", "per_page_invalid", "per_page"),
+        (&format!("q={long_q}"), "filter_too_long", "q"),
+        (&format!("tag={long_tag}"), "filter_too_long", "tag"),
+    ] {
+        let res = api
+            .send(M::GET, &format!("/api/v1/prompts?{query}"), None)
+            .await;
+        let err = error_of(res, 400).await;
+        assert_eq!(err["code"], "validation_error", "{query}");
+        assert_eq!(err["details"]["reason"], reason, "{query}: {err}");
+        assert_eq!(err["details"]["field"], field, "{query}: {err}");
+    }
+    // The edges themselves are pages.
+    let last = api
+        .json(
+            M::GET,
+            "/api/v1/prompts?page=1000000&per_page=100",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        (last["page"].clone(), last["total"].clone()),
+        (json!(1_000_000), json!(1))
+    );
+    assert_eq!(last["items"], json!([]));
+    let first = api
+        .json(
+            M::GET,
+            &format!("/api/v1/prompts?page=1&per_page=1&q={}", "l".repeat(500)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(first["total"], 0);
+    let all = api
+        .json(M::GET, "/api/v1/prompts?per_page=1", None, 200)
+        .await;
+    assert_eq!(all["items"][0]["name"], "listed");
+}
+on_both_backends!(
+    listing_ranges,
+    listing_refuses_pages_out_of_range_and_long_filters
+);
