@@ -59,12 +59,16 @@ fn remember(cookie: &str, value: &str, next: Option<&str>) -> Response {
     ([(SET_COOKIE, set)], Redirect::to(safe_next(next))).into_response()
 }
 
-/// `next` if it is a path on this site, else `/`.
+/// `next` if it is a path on this site, else `/`. Only visible ASCII passes: browsers drop
+/// tabs and line breaks from a URL before reading it (`/\t/evil.example` would be
+/// `//evil.example`, another site), and a header cannot hold a line break or non-ASCII
+/// text at all. A path from the browser's address is percent-encoded already.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic())
                 && !n.contains('\\')
                 && !n.contains("://") =>
         {
@@ -85,5 +89,16 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // Browsers drop tabs and line breaks inside a URL: each of these is `//evil.example`.
+        for hidden in ["\t", "\n", "\r", "\u{0b}", "\u{0c}", " "] {
+            let next = format!("/{hidden}/evil.example");
+            assert_eq!(safe_next(Some(&next)), "/", "{next:?}");
+        }
+        // A header holds visible ASCII only; the browser sends the rest percent-encoded.
+        assert_eq!(safe_next(Some("/prompts/caf\u{e9}")), "/");
+        assert_eq!(
+            safe_next(Some("/prompts/caf%C3%A9?tag=a-b")),
+            "/prompts/caf%C3%A9?tag=a-b"
+        );
     }
 }
