@@ -142,6 +142,25 @@ impl Error {
     }
 }
 
+/// Longest part of a decoder's message kept in an error. A decoder repeats the value it
+/// refused (`unknown variant `aaaa…``), which may be most of a megabyte; an error is no
+/// place to echo it back, and the layer that gives a server function's error its status
+/// reads 64 KB at most.
+pub const DECODE_MESSAGE_MAX: usize = 300;
+
+/// `message` cut to [`DECODE_MESSAGE_MAX`] bytes (on a character boundary), `…` marking a
+/// cut.
+pub fn clip_decode_message(message: &str) -> String {
+    if message.len() <= DECODE_MESSAGE_MAX {
+        return message.to_owned();
+    }
+    let mut end = DECODE_MESSAGE_MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
 /// JSON body of every REST error: `{"error": {"code", "message", "details"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -156,9 +175,10 @@ impl server_fn::error::FromServerFnError for Error {
     fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
         use server_fn::error::ServerFnErrorErr as E;
         match value {
-            E::Args(m) | E::MissingArg(m) | E::Deserialization(m) => {
-                Self::new(ErrorCode::ValidationError, format!("invalid request: {m}"))
-            }
+            E::Args(m) | E::MissingArg(m) | E::Deserialization(m) => Self::new(
+                ErrorCode::ValidationError,
+                format!("invalid request: {}", clip_decode_message(&m)),
+            ),
             E::Request(m) | E::Response(m) => {
                 Self::new(ErrorCode::InternalError, format!("network error: {m}"))
             }
@@ -170,6 +190,20 @@ impl server_fn::error::FromServerFnError for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoders_messages_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip_decode_message("short"), "short");
+        let long = format!("unknown variant `{}`", "é".repeat(100_000));
+        let clipped = clip_decode_message(&long);
+        assert!(clipped.len() <= DECODE_MESSAGE_MAX + '…'.len_utf8());
+        assert!(clipped.starts_with("unknown variant `éé") && clipped.ends_with('…'));
+        let e = <Error as server_fn::error::FromServerFnError>::from_server_fn_error(
+            server_fn::error::ServerFnErrorErr::Args(long),
+        );
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert!(e.message.len() < 400, "{}", e.message.len());
+    }
 
     #[test]
     fn codes_serialise_as_their_wire_names() {

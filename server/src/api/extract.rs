@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use promptlab::accounts::service::Identity;
 use promptlab::auth::session_cookie;
+use promptlab::error::clip_decode_message;
 use promptlab::{Error, ErrorCode};
 
 /// `Json<T>` that answers bad bodies with `validation_error` (or `payload_too_large`).
@@ -33,9 +34,16 @@ fn json_rejection(rejection: JsonRejection) -> Error {
         JsonRejection::MissingJsonContentType(_) => {
             "expected Content-Type: application/json".to_owned()
         }
-        JsonRejection::JsonSyntaxError(e) => format!("malformed JSON: {}", e.body_text()),
-        JsonRejection::JsonDataError(e) => format!("invalid request body: {}", e.body_text()),
-        other => other.body_text(),
+        JsonRejection::JsonSyntaxError(e) => {
+            format!("malformed JSON: {}", clip_decode_message(&e.body_text()))
+        }
+        JsonRejection::JsonDataError(e) => {
+            format!(
+                "invalid request body: {}",
+                clip_decode_message(&e.body_text())
+            )
+        }
+        other => clip_decode_message(&other.body_text()),
     };
     Error::new(ErrorCode::ValidationError, message)
 }
@@ -56,7 +64,7 @@ impl<T: serde::de::DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> 
             .map_err(|e| {
                 ApiError(Error::new(
                     ErrorCode::ValidationError,
-                    format!("invalid query: {}", e.body_text()),
+                    format!("invalid query: {}", clip_decode_message(&e.body_text())),
                 ))
             })
     }
@@ -78,7 +86,7 @@ impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<AppState> for ApiPa
             .map_err(|e| {
                 ApiError(Error::new(
                     ErrorCode::ValidationError,
-                    format!("invalid path: {}", e.body_text()),
+                    format!("invalid path: {}", clip_decode_message(&e.body_text())),
                 ))
             })
     }

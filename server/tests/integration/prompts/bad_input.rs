@@ -147,6 +147,42 @@ on_both_backends!(
     unknown_fields_are_refused_and_nothing_is_saved
 );
 
+/// A decoder repeats the value it refused; 60 kB of it in the message had made the server
+/// function's error too large for the layer that gives it its status (an empty 500).
+async fn a_huge_refused_value_is_not_echoed_back(app: &TestApp) {
+    let api = Api::new(app, "echo@example.com").await;
+    let prompt = api.create("echo").await;
+    let id = prompt["id"].as_str().unwrap().to_owned();
+    let mut body = content("Hi {{ topic }}");
+    body["base_version"] = json!(1);
+    body["messages"][0]["role"] = json!("a".repeat(60_000));
+    let res = api
+        .send(
+            M::POST,
+            "/api/prompts/save",
+            Some(json!({ "prompt_id": id, "save": body })),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["code"], "validation_error", "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("unknown variant") && message.len() < 400,
+        "{message}"
+    );
+    let res = api
+        .send(M::POST, "/api/v1/prompts/echo/versions", Some(body))
+        .await;
+    let err = error_of(res, 400).await;
+    assert!(err["message"].as_str().unwrap().len() < 400, "{err}");
+    assert_eq!(
+        api.json(M::GET, "/api/v1/prompts/echo", None, 200).await["prompt"]["latest_version"],
+        1
+    );
+}
+on_both_backends!(huge_refused_value, a_huge_refused_value_is_not_echoed_back);
+
 async fn listing_refuses_pages_out_of_range_and_long_filters(app: &TestApp) {
     let api = Api::new(app, "lister@example.com").await;
     api.create("listed").await;
