@@ -171,7 +171,7 @@ impl StartRun {
                 .unwrap_or_else(|| version_params.stop.clone()),
         };
         crate::versions::validate_params(&merged)?;
-        self.check_variables()?;
+        check_variable_values(&self.variables)?;
         Ok(Resolved {
             provider: merged.provider,
             model: merged.model,
@@ -183,36 +183,36 @@ impl StartRun {
             },
         })
     }
+}
 
-    fn check_variables(&self) -> Result<()> {
-        if self.variables.len() > MAX_VARIABLES {
-            return Err(Error::invalid_field(
-                "variables",
-                "variables_count",
-                format!("a run sets at most {MAX_VARIABLES} variables"),
-            ));
-        }
-        if let Some(name) = self
-            .variables
-            .keys()
-            .find(|k| !crate::template::is_identifier(k))
-        {
-            return Err(Error::invalid_field(
-                &format!("variables.{}", name.chars().take(64).collect::<String>()),
-                "variable_name",
-                "not a variable name",
-            ));
-        }
-        let size = serde_json::to_vec(&self.variables).map_or(usize::MAX, |v| v.len());
-        if size > MAX_VARIABLES_BYTES {
-            return Err(Error::invalid_field(
-                "variables",
-                "variables_too_large",
-                format!("variable values are at most {MAX_VARIABLES_BYTES} bytes of JSON"),
-            ));
-        }
-        Ok(())
+/// Check the variable values of a run or a render: how many, their names and their size.
+pub fn check_variable_values(variables: &Map<String, Value>) -> Result<()> {
+    if variables.len() > MAX_VARIABLES {
+        return Err(Error::invalid_field(
+            "variables",
+            "variables_count",
+            format!("a run sets at most {MAX_VARIABLES} variables"),
+        ));
     }
+    if let Some(name) = variables
+        .keys()
+        .find(|k| !crate::template::is_identifier(k))
+    {
+        return Err(Error::invalid_field(
+            &format!("variables.{}", name.chars().take(64).collect::<String>()),
+            "variable_name",
+            "not a variable name",
+        ));
+    }
+    let size = serde_json::to_vec(variables).map_or(usize::MAX, |v| v.len());
+    if size > MAX_VARIABLES_BYTES {
+        return Err(Error::invalid_field(
+            "variables",
+            "variables_too_large",
+            format!("variable values are at most {MAX_VARIABLES_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(())
 }
 
 /// Check an `Idempotency-Key` header value.

@@ -4,6 +4,13 @@
 //!
 //! Templates render as plain text (no HTML escaping: they become model input). Undefined
 //! variables are errors that name the variable; syntax errors carry line and column.
+//!
+//! A template is a program its author wrote, run on the server at every run start and
+//! render, and in the browser at every keystroke of the editor. So one rendering of a
+//! version's messages has a budget: [`RENDER_FUEL`] instructions of minijinja's machine
+//! (a loop of loops stops there instead of holding a core for hours) and
+//! [`RENDERED_MAX_BYTES`] of text (a loop that repeats a large value stops there instead
+//! of filling memory). Either is a `validation_error` naming the message.
 
 use crate::error::{Error, ErrorCode};
 use crate::versions::{Message, VariableKind, VariableSpec};
@@ -41,6 +48,16 @@ impl From<TemplateError> for Error {
         err
     }
 }
+
+/// Instructions one rendering of a version's messages may run, all messages together.
+/// A template that prints its text and variables takes a few per variable; a loop over a
+/// thousand items with a few fields, some tens of thousands.
+pub const RENDER_FUEL: u64 = 1_000_000;
+
+/// Longest text one rendering of a version's messages may produce, all messages
+/// together: room for the largest version (50 messages of 100 kB) with every variable's
+/// values (256 kB) used a dozen times.
+pub const RENDERED_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -83,7 +100,8 @@ pub fn is_identifier(name: &str) -> bool {
         && name.len() <= 64
 }
 
-/// The variables one template uses (loop variables and `set` targets excluded).
+/// The variables one template uses (loop variables, `set` targets and the language's own
+/// functions, such as `range`, excluded).
 pub fn template_variables(
     source: &str,
     message_index: usize,
@@ -92,7 +110,11 @@ pub fn template_variables(
     let tmpl = env
         .template_from_str(source)
         .map_err(|e| locate(source, &e, message_index, "syntax"))?;
-    Ok(tmpl.undeclared_variables(false).into_iter().collect())
+    let mut names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
+    for (global, _) in env.globals() {
+        names.remove(global);
+    }
+    Ok(names)
 }
 
 /// The variables all messages use, in name order.
@@ -135,7 +157,9 @@ pub fn render_messages(
 ) -> Result<Vec<Message>, Error> {
     let specs: BTreeMap<&str, &VariableSpec> =
         schema.iter().map(|s| (s.name.as_str(), s)).collect();
-    let env = environment();
+    let mut env = environment();
+    let mut fuel = RENDER_FUEL;
+    let mut room = RENDERED_MAX_BYTES;
     let mut rendered = Vec::with_capacity(messages.len());
     for (i, message) in messages.iter().enumerate() {
         let used = template_variables(&message.content, i)?;
@@ -169,18 +193,74 @@ pub fn render_messages(
             };
             context.insert(name, minijinja::Value::from(minijinja::value::Serde(value)));
         }
+        env.set_fuel(Some(fuel));
         let tmpl = env
             .template_from_str(&message.content)
             .map_err(|e| locate(&message.content, &e, i, "syntax"))?;
-        let text = tmpl
-            .render(&context)
-            .map_err(|e| locate(&message.content, &e, i, "render"))?;
+        let mut out = Bounded {
+            text: Vec::new(),
+            room,
+            full: false,
+        };
+        let captured = tmpl.render_captured_to(&context, &mut out);
+        let captured = match captured {
+            Ok(captured) => captured,
+            Err(e) => {
+                let kind = if out.full {
+                    "output_too_large"
+                } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                    "too_costly"
+                } else {
+                    "render"
+                };
+                let mut err = locate(&message.content, &e, i, kind);
+                match kind {
+                    "output_too_large" => {
+                        err.message =
+                            format!("the messages render to more than {RENDERED_MAX_BYTES} bytes")
+                    }
+                    "too_costly" => {
+                        err.message =
+                            format!("the templates take more than {RENDER_FUEL} steps to render")
+                    }
+                    _ => {}
+                }
+                return Err(err.into());
+            }
+        };
+        let used = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+        fuel = fuel.saturating_sub(used);
+        drop(captured);
+        room -= out.text.len();
         rendered.push(Message {
             role: message.role,
-            content: text,
+            content: String::from_utf8(out.text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         });
     }
     Ok(rendered)
+}
+
+/// Rendered text that refuses to grow past its room.
+struct Bounded {
+    text: Vec<u8>,
+    room: usize,
+    full: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > self.room {
+            self.full = true;
+            return Err(std::io::Error::other("rendered text too large"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -169,6 +169,73 @@ fn schema_defaults_types_and_optionals() {
 }
 
 #[test]
+fn the_languages_own_functions_are_not_variables() {
+    let used = template_variables(
+        "{% for i in range(n) %}{{ i }}{% endfor %}{% set ns = namespace(k=1) %}{{ dict(a=x) }}",
+        0,
+    )
+    .unwrap();
+    assert_eq!(used, ["n", "x"].map(String::from).into());
+    assert_eq!(
+        render_one(
+            "{% for i in range(n) %}{{ i }}{% endfor %}",
+            json!({"n": 3})
+        )
+        .unwrap(),
+        "012"
+    );
+}
+
+#[test]
+fn a_loop_of_loops_runs_out_of_budget_instead_of_holding_a_core() {
+    let started = std::time::Instant::now();
+    let err = render_one(
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+        json!({}),
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), Some("template_too_costly"), "{err:?}");
+    assert_eq!(err.details["field"], "messages[0].content");
+    // Not a timing assertion: a hint when reading the output.
+    eprintln!("budget spent in {:?}", started.elapsed());
+}
+
+#[test]
+fn the_budget_is_for_all_messages_together() {
+    // Each message alone fits; ten of them together do not.
+    let busy = "{% for i in range(30000) %}{{ i }}{% endfor %}";
+    let one = render_messages(&msg(busy), &[], &Map::new()).unwrap();
+    assert!(one[0].content.starts_with("0123"));
+    let many: Vec<Message> = (0..10).flat_map(|_| msg(busy)).collect();
+    let err = render_messages(&many, &[], &Map::new()).unwrap_err();
+    assert_eq!(err.reason(), Some("template_too_costly"));
+    let index = err.details["message_index"].as_u64().unwrap();
+    assert!((1..10).contains(&index), "{index}");
+}
+
+#[test]
+fn output_past_its_limit_is_refused_not_built() {
+    let big = "y".repeat(200_000);
+    // 200 kB a time, 100 times: 20 MB, past the 8 MiB limit, in few instructions.
+    let err = render_one(
+        "{% for i in range(100) %}{{ big }}{% endfor %}",
+        json!({ "big": big }),
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), Some("template_output_too_large"), "{err:?}");
+    // One expression that makes a large value is stopped at the limit as it is printed.
+    let err = render_one("{{ 'z' * 9000000 }}", json!({})).unwrap_err();
+    assert_eq!(err.reason(), Some("template_output_too_large"), "{err:?}");
+    // Up to the limit is fine.
+    let fits = render_one(
+        "{% for i in range(40) %}{{ big }}{% endfor %}",
+        json!({ "big": big }),
+    )
+    .unwrap();
+    assert_eq!(fits.len(), 8_000_000);
+}
+
+#[test]
 fn identifiers() {
     assert!(is_identifier("topic_2"));
     assert!(is_identifier("_x"));

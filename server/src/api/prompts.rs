@@ -301,6 +301,7 @@ async fn render(
     ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<RenderBody>,
 ) -> Result<Response, ApiError> {
+    promptlab::runs::check_variable_values(&body.variables)?;
     let id = prompt_id(&s, &who, &key, None).await?;
     let sel = Selector {
         label: body.label,

@@ -237,3 +237,115 @@ on_both_backends!(
     listing_ranges,
     listing_refuses_pages_out_of_range_and_long_filters
 );
+
+/// A template is a program: one that loops for hours or prints gigabytes is stopped at
+/// its budget, at a render and at a run start alike, and a render's variables are checked
+/// as a run's are.
+async fn templates_and_renders_have_a_budget(app: &TestApp) {
+    let api = Api::new(app, "budget@example.com").await;
+    let loops = "{% for i in range(100000) %}{% for j in range(100000) %}{{ topic }}{% endfor %}{% endfor %}";
+    // `topic` a million times over: one expression, 9 MB of text for a 9-byte topic.
+    let huge = "{{ topic * 1000000 }}";
+    let prompt = api
+        .json(
+            M::POST,
+            "/api/v1/prompts",
+            Some(json!({ "name": "budget", "content": { "messages": [{ "role": "user", "content": loops }],
+                "variables": [{ "name": "topic", "kind": "string" }] } })),
+            201,
+        )
+        .await;
+    let id = prompt["id"].as_str().unwrap().to_owned();
+    let mut second = content(huge);
+    second["base_version"] = json!(1);
+    api.json(
+        M::POST,
+        "/api/v1/prompts/budget/versions",
+        Some(second),
+        201,
+    )
+    .await;
+    let big_topic = "t".repeat(9);
+    for (version, reason) in [(1, "template_too_costly"), (2, "template_output_too_large")] {
+        let res = api
+            .send(
+                M::POST,
+                "/api/v1/prompts/budget/render",
+                Some(json!({ "version": version, "variables": { "topic": big_topic } })),
+            )
+            .await;
+        let err = error_of(res, 400).await;
+        assert_eq!(err["details"]["reason"], reason, "render v{version}: {err}");
+        let res = api
+            .send(
+                M::POST,
+                "/api/v1/runs",
+                Some(json!({ "prompt_id": id, "version": version, "variables": { "topic": big_topic } })),
+            )
+            .await;
+        let err = error_of(res, 400).await;
+        assert_eq!(err["details"]["reason"], reason, "run v{version}: {err}");
+    }
+    assert_eq!(
+        api.json(M::GET, "/api/v1/runs", None, 200).await["total"],
+        0,
+        "no run was started"
+    );
+    // A render's variables are held to a run's limits.
+    let many: serde_json::Map<String, Value> =
+        (0..101).map(|i| (format!("v{i}"), json!(i))).collect();
+    for (variables, reason) in [
+        (json!({ "not a name": 1 }), "variable_name"),
+        (Value::Object(many), "variables_count"),
+        (
+            json!({ "topic": "x".repeat(300_000) }),
+            "variables_too_large",
+        ),
+        // minijinja's own cap on one repetition (100 MB).
+        (json!({ "topic": "x".repeat(5_000) }), "template_render"),
+    ] {
+        let res = api
+            .send(
+                M::POST,
+                "/api/v1/prompts/budget/render",
+                Some(json!({ "version": 2, "variables": variables })),
+            )
+            .await;
+        assert_eq!(error_of(res, 400).await["details"]["reason"], reason);
+    }
+    // What fits renders.
+    let ok = api
+        .json(
+            M::POST,
+            "/api/v1/prompts/budget/render",
+            Some(json!({ "version": 2, "variables": { "topic": "ok" } })),
+            200,
+        )
+        .await;
+    assert_eq!(
+        ok["messages"][1]["content"].as_str().unwrap().len(),
+        2_000_000
+    );
+}
+
+mod template_budget {
+    use super::*;
+    use crate::support::Backend;
+
+    // Past the tests' 64 kB body cap, so that a render's own variable limits are reached.
+    const BODY: [(&str, &str); 1] = [("MAX_BODY_BYTES", "2097152")];
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = TestApp::spawn_with(Backend::Sqlite, &BODY).await;
+        templates_and_renders_have_a_budget(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let app = TestApp::spawn_with(Backend::Postgres, &BODY).await;
+        templates_and_renders_have_a_budget(&app).await;
+        app.stop().await;
+    }
+}
