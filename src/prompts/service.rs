@@ -174,19 +174,24 @@ pub async fn get(db: &DatabaseConnection, who: &Identity, id: Uuid) -> Result<Pr
     Ok(load(db, who, id, Action::Read).await?.into())
 }
 
-/// Find a live prompt by name in the caller's projects (or the given one).
+/// Find a prompt by name in the caller's projects (or the given one): a live one, or with
+/// `trashed`, one in the trash too (a name is unique in its project, trash included).
 pub async fn find_by_name(
     db: &DatabaseConnection,
     who: &Identity,
     name: &str,
     project: Option<Uuid>,
+    trashed: bool,
 ) -> Result<prompts::Model> {
     let name = PromptName::parse(name).map_err(|_| Error::not_found("prompt not found"))?;
     let projects = member_projects(db, who, project).await?;
-    let mut found = prompts::Entity::find()
+    let mut select = prompts::Entity::find()
         .filter(prompts::Column::Name.eq(name.as_str()))
-        .filter(prompts::Column::ProjectId.is_in(projects))
-        .filter(prompts::Column::DeletedAt.is_null())
+        .filter(prompts::Column::ProjectId.is_in(projects));
+    if !trashed {
+        select = select.filter(prompts::Column::DeletedAt.is_null());
+    }
+    let mut found = select
         .all(db)
         .await
         .map_err(db_error("find prompt by name"))?;
@@ -328,6 +333,10 @@ pub async fn set_trashed(
     trash: bool,
 ) -> Result<Prompt> {
     let prompt = load(db, who, id, Action::Write).await?;
+    // Already where it was asked to go: nothing changes, not even its dates.
+    if prompt.deleted_at.is_some() == trash {
+        return Ok(prompt.into());
+    }
     let mut model: prompts::ActiveModel = prompt.into();
     model.deleted_at = Set(trash.then(Utc::now));
     model.updated_at = Set(Utc::now());

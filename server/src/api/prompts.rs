@@ -57,7 +57,9 @@ async fn prompt_id(
     let db = state.engine.db();
     match Uuid::parse_str(key) {
         Ok(id) => Ok(prompts::load(db, who, id, Action::Read).await?.id),
-        Err(_) => Ok(prompts::find_by_name(db, who, key, project).await?.id),
+        Err(_) => Ok(prompts::find_by_name(db, who, key, project, false)
+            .await?
+            .id),
     }
 }
 
@@ -160,7 +162,15 @@ async fn untrash(
     Caller(who): Caller,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let id = prompt_id(&s, &who, &key, None).await?;
+    // By name too: the prompt to restore is in the trash, where a name still names it.
+    let id = match Uuid::parse_str(&key) {
+        Ok(id) => id,
+        Err(_) => {
+            prompts::find_by_name(s.engine.db(), &who, &key, None, true)
+                .await?
+                .id
+        }
+    };
     Ok(Json(prompts::set_trashed(s.engine.db(), &who, id, false).await?).into_response())
 }
 

@@ -157,8 +157,32 @@ async fn crud_search_and_trash(app: &TestApp) {
         .await["code"],
         "not_found"
     );
-    api.json(M::POST, &format!("/api/v1/prompts/{id}/restore"), None, 200)
+    // Trashing again changes nothing, not even the date it was trashed.
+    let again = api
+        .json(M::DELETE, &format!("/api/v1/prompts/{id}"), None, 200)
         .await;
+    assert_eq!(again["deleted_at"], trashed["deleted_at"]);
+    assert_eq!(again["updated_at"], trashed["updated_at"]);
+    // Restored by the name it still has in the trash.
+    let restored = api
+        .json(M::POST, "/api/v1/prompts/translator/restore", None, 200)
+        .await;
+    assert_eq!(restored["id"], id.as_str());
+    assert!(restored["deleted_at"].is_null());
+    // Restoring a live prompt changes nothing either.
+    let live = api
+        .json(M::POST, &format!("/api/v1/prompts/{id}/restore"), None, 200)
+        .await;
+    assert_eq!(live["updated_at"], restored["updated_at"]);
+    assert_eq!(
+        error_of(
+            api.send(M::POST, "/api/v1/prompts/no-such-prompt/restore", None)
+                .await,
+            404
+        )
+        .await["code"],
+        "not_found"
+    );
     assert_eq!(
         api.json(M::GET, "/api/v1/prompts", None, 200).await["total"],
         3
