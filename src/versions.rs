@@ -144,6 +144,33 @@ impl VersionContent {
             ));
         }
         validate_params(&self.params)?;
+        if self.variables.len() > crate::runs::MAX_VARIABLES {
+            return Err(Error::invalid_field(
+                "variables",
+                "variables_count",
+                format!(
+                    "a version declares at most {} variables",
+                    crate::runs::MAX_VARIABLES
+                ),
+            ));
+        }
+        let defaults: Vec<_> = self
+            .variables
+            .iter()
+            .filter_map(|v| v.default.as_ref())
+            .collect();
+        if serde_json::to_vec(&defaults).map_or(usize::MAX, |j| j.len())
+            > crate::runs::MAX_VARIABLES_BYTES
+        {
+            return Err(Error::invalid_field(
+                "variables",
+                "variables_too_large",
+                format!(
+                    "default values are at most {} bytes of JSON",
+                    crate::runs::MAX_VARIABLES_BYTES
+                ),
+            ));
+        }
         // Every template must parse.
         crate::template::detect_variables(&self.messages)?;
         self.variables.sort_by(|a, b| a.name.cmp(&b.name));
@@ -412,6 +439,30 @@ mod tests {
             default: Some(serde_json::json!("ten")),
         }];
         assert!(bad_default.validate().is_err());
+        let spec = |i: usize, default: Option<serde_json::Value>| VariableSpec {
+            name: format!("v{i}"),
+            kind: VariableKind::Json,
+            required: false,
+            default,
+        };
+        let mut many = content("x");
+        many.variables = (0..=crate::runs::MAX_VARIABLES)
+            .map(|i| spec(i, None))
+            .collect();
+        assert_eq!(
+            many.validate().unwrap_err().details["reason"],
+            "variables_count"
+        );
+        let mut heavy = content("x");
+        heavy.variables = (0..3)
+            .map(|i| spec(i, Some(serde_json::json!("d".repeat(100_000)))))
+            .collect();
+        assert_eq!(
+            heavy.clone().validate().unwrap_err().details["reason"],
+            "variables_too_large"
+        );
+        heavy.variables.pop();
+        assert!(heavy.validate().is_ok());
         assert!(parse_note(&"x".repeat(501)).is_err());
         assert_eq!(parse_note("  first  ").unwrap(), "first");
     }
