@@ -9,8 +9,13 @@
 //! render, and in the browser at every keystroke of the editor. So one rendering of a
 //! version's messages has a budget: [`RENDER_FUEL`] instructions of minijinja's machine
 //! (a loop of loops stops there instead of holding a core for hours) and
-//! [`RENDERED_MAX_BYTES`] of text (a loop that repeats a large value stops there instead
-//! of filling memory). Either is a `validation_error` naming the message.
+//! [`RENDERED_MAX_BYTES`] of output (a loop that prints a large value stops there instead
+//! of building gigabytes of text). Either is a `validation_error` naming the message.
+//!
+//! Not bounded: the values a template builds without printing them. minijinja caps one
+//! repetition (`'x' * n`) at 100 MB but not a concatenation (`~`), so a template that
+//! doubles a string with `set` a few dozen times can still exhaust memory; that would take
+//! running templates in a process of their own, which is not done.
 
 use crate::error::{Error, ErrorCode};
 use crate::versions::{Message, VariableKind, VariableSpec};
@@ -100,8 +105,10 @@ pub fn is_identifier(name: &str) -> bool {
         && name.len() <= 64
 }
 
-/// The variables one template uses (loop variables, `set` targets and the language's own
-/// functions, such as `range`, excluded).
+/// The variables one template uses: loop variables and `set` targets excluded, and so are
+/// the language's own functions (`range`, `dict`, `namespace`, `debug`) where the template
+/// calls them. A name of one that is only read (`{% if debug %}`) is a variable, as it
+/// was before these were told apart.
 pub fn template_variables(
     source: &str,
     message_index: usize,
@@ -112,9 +119,22 @@ pub fn template_variables(
         .map_err(|e| locate(source, &e, message_index, "syntax"))?;
     let mut names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
     for (global, _) in env.globals() {
-        names.remove(global);
+        if calls(source, global) {
+            names.remove(global);
+        }
     }
     Ok(names)
+}
+
+/// True when `source` has `name` followed by an opening parenthesis (spaces between
+/// allowed), as a whole word.
+fn calls(source: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices(name).any(|(at, _)| {
+        let before = source[..at].chars().next_back();
+        let after = source[at + name.len()..].trim_start().chars().next();
+        !before.is_some_and(word) && after == Some('(')
+    })
 }
 
 /// The variables all messages use, in name order.
@@ -158,7 +178,8 @@ pub fn render_messages(
     let specs: BTreeMap<&str, &VariableSpec> =
         schema.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut env = environment();
-    let mut fuel = RENDER_FUEL;
+    // minijinja stops when what is left reaches zero: one more, so that RENDER_FUEL steps run.
+    let mut fuel = RENDER_FUEL + 1;
     let mut room = RENDERED_MAX_BYTES;
     let mut rendered = Vec::with_capacity(messages.len());
     for (i, message) in messages.iter().enumerate() {

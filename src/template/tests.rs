@@ -176,6 +176,18 @@ fn the_languages_own_functions_are_not_variables() {
     )
     .unwrap();
     assert_eq!(used, ["n", "x"].map(String::from).into());
+    // Read, not called: a variable, as before.
+    let used =
+        template_variables("{% if debug %}{{ range }}{% endif %}{{ mydict(1) }}", 0).unwrap();
+    assert_eq!(used, ["debug", "mydict", "range"].map(String::from).into());
+    assert_eq!(
+        render_one(
+            "{% if debug %}on{% else %}off{% endif %}",
+            json!({"debug": false})
+        )
+        .unwrap(),
+        "off"
+    );
     assert_eq!(
         render_one(
             "{% for i in range(n) %}{{ i }}{% endfor %}",
