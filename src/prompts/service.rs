@@ -175,7 +175,7 @@ pub async fn get(db: &DatabaseConnection, who: &Identity, id: Uuid) -> Result<Pr
 }
 
 /// Find a prompt by name in the caller's projects (or the given one): a live one, or with
-/// `trashed`, one in the trash too (a name is unique in its project, trash included).
+/// `trashed`, one in the trash (a name is unique in its project, trash included).
 pub async fn find_by_name(
     db: &DatabaseConnection,
     who: &Identity,
@@ -185,13 +185,15 @@ pub async fn find_by_name(
 ) -> Result<prompts::Model> {
     let name = PromptName::parse(name).map_err(|_| Error::not_found("prompt not found"))?;
     let projects = member_projects(db, who, project).await?;
-    let mut select = prompts::Entity::find()
+    let deleted = if trashed {
+        prompts::Column::DeletedAt.is_not_null()
+    } else {
+        prompts::Column::DeletedAt.is_null()
+    };
+    let mut found = prompts::Entity::find()
         .filter(prompts::Column::Name.eq(name.as_str()))
-        .filter(prompts::Column::ProjectId.is_in(projects));
-    if !trashed {
-        select = select.filter(prompts::Column::DeletedAt.is_null());
-    }
-    let mut found = select
+        .filter(prompts::Column::ProjectId.is_in(projects))
+        .filter(deleted)
         .all(db)
         .await
         .map_err(db_error("find prompt by name"))?;

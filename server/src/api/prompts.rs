@@ -153,7 +153,7 @@ async fn trash(
     Caller(who): Caller,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let id = prompt_id(&s, &who, &key, None).await?;
+    let id = trash_target(&s, &who, &key, true).await?;
     Ok(Json(prompts::set_trashed(s.engine.db(), &who, id, true).await?).into_response())
 }
 
@@ -162,16 +162,29 @@ async fn untrash(
     Caller(who): Caller,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    // By name too: the prompt to restore is in the trash, where a name still names it.
-    let id = match Uuid::parse_str(&key) {
-        Ok(id) => id,
-        Err(_) => {
-            prompts::find_by_name(s.engine.db(), &who, &key, None, true)
-                .await?
-                .id
-        }
-    };
+    let id = trash_target(&s, &who, &key, false).await?;
     Ok(Json(prompts::set_trashed(s.engine.db(), &who, id, false).await?).into_response())
+}
+
+/// The prompt a trash or a restore names. A name is looked up first where the prompt is
+/// going from (live prompts to trash one, the trash to restore one), then where it is
+/// going to, so that doing it twice finds the prompt again and changes nothing.
+async fn trash_target(
+    state: &AppState,
+    who: &Identity,
+    key: &str,
+    trash: bool,
+) -> Result<Uuid, Error> {
+    if let Ok(id) = Uuid::parse_str(key) {
+        return Ok(id);
+    }
+    let db = state.engine.db();
+    match prompts::find_by_name(db, who, key, None, !trash).await {
+        Err(e) if e.code == ErrorCode::NotFound => {
+            Ok(prompts::find_by_name(db, who, key, None, trash).await?.id)
+        }
+        found => Ok(found?.id),
+    }
 }
 
 async fn list_versions(

@@ -163,6 +163,10 @@ async fn crud_search_and_trash(app: &TestApp) {
         .await;
     assert_eq!(again["deleted_at"], trashed["deleted_at"]);
     assert_eq!(again["updated_at"], trashed["updated_at"]);
+    let by_name = api
+        .json(M::DELETE, "/api/v1/prompts/translator", None, 200)
+        .await;
+    assert_eq!(by_name["deleted_at"], trashed["deleted_at"]);
     // Restored by the name it still has in the trash.
     let restored = api
         .json(M::POST, "/api/v1/prompts/translator/restore", None, 200)
@@ -170,10 +174,17 @@ async fn crud_search_and_trash(app: &TestApp) {
     assert_eq!(restored["id"], id.as_str());
     assert!(restored["deleted_at"].is_null());
     // Restoring a live prompt changes nothing either.
-    let live = api
-        .json(M::POST, &format!("/api/v1/prompts/{id}/restore"), None, 200)
-        .await;
-    assert_eq!(live["updated_at"], restored["updated_at"]);
+    for key in [id.as_str(), "translator"] {
+        let live = api
+            .json(
+                M::POST,
+                &format!("/api/v1/prompts/{key}/restore"),
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(live["updated_at"], restored["updated_at"], "{key}");
+    }
     assert_eq!(
         error_of(
             api.send(M::POST, "/api/v1/prompts/no-such-prompt/restore", None)
