@@ -38,14 +38,15 @@ pub fn resolve(page: Option<u32>, per_page: Option<u32>) -> (u32, u32) {
     )
 }
 
-/// Refuse a text filter longer than its limit, naming the filter.
+/// Refuse a text filter longer than its limit in characters (as a form's `maxlength`
+/// counts them), naming the filter.
 pub fn check_filters(filters: &[(&str, &Option<String>, usize)]) -> Result<()> {
     for &(field, value, max) in filters {
-        if value.as_ref().is_some_and(|v| v.len() > max) {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
             return Err(Error::invalid_field(
                 field,
                 "filter_too_long",
-                format!("{field} is at most {max} bytes"),
+                format!("{field} is at most {max} characters"),
             ));
         }
     }
@@ -89,6 +90,9 @@ mod tests {
         let short = Some("abc".to_owned());
         let long = Some("x".repeat(11));
         assert!(check_filters(&[("q", &short, 10), ("tag", &None, 1)]).is_ok());
+        // Characters, not bytes: ten of three bytes each fit a limit of ten.
+        assert!(check_filters(&[("q", &Some("語".repeat(10)), 10)]).is_ok());
+        assert!(check_filters(&[("q", &Some("語".repeat(11)), 10)]).is_err());
         let err = check_filters(&[("q", &short, 10), ("tag", &long, 10)]).expect_err("long");
         assert_eq!(err.details["reason"], "filter_too_long");
         assert_eq!(err.details["field"], "tag");

@@ -17,7 +17,7 @@ pub const DESCRIPTION_MAX_CHARS: usize = 2000;
 pub const TAG_MAX: usize = 32;
 pub const TAGS_MAX: usize = 20;
 pub use crate::paging::PER_PAGE_MAX;
-/// Longest search text of a prompt listing, in bytes.
+/// Longest search text of a prompt listing, in characters.
 pub const QUERY_MAX: usize = 500;
 
 /// A prompt name: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit. Unique within
