@@ -3,7 +3,7 @@
 //! this site only, so they cannot be used as an open redirect).
 
 use crate::api::error::ApiError;
-use axum::extract::{Path, Query};
+use crate::api::extract::{ApiPath, ApiQuery};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos_i18n::Locale as _;
@@ -21,8 +21,8 @@ pub struct Back {
 }
 
 pub async fn locale(
-    Path(locale): Path<String>,
-    Query(back): Query<Back>,
+    ApiPath(locale): ApiPath<String>,
+    ApiQuery(back): ApiQuery<Back>,
 ) -> Result<Response, ApiError> {
     let locale: Locale = locale
         .parse()
@@ -35,8 +35,8 @@ pub async fn locale(
 }
 
 pub async fn theme(
-    Path(theme): Path<String>,
-    Query(back): Query<Back>,
+    ApiPath(theme): ApiPath<String>,
+    ApiQuery(back): ApiQuery<Back>,
 ) -> Result<Response, ApiError> {
     let parsed = Theme::parse(&theme);
     if parsed.as_str() != theme {

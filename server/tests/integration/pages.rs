@@ -309,6 +309,15 @@ async fn theme_choice_is_rendered_on_the_server() {
             .status(),
         400
     );
+    // A query or a path that does not parse is the same JSON error, not axum's text.
+    for bad in ["/prefs/theme/dark?next=/a&next=/b", "/prefs/theme/%FF"] {
+        let res = c.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(
+            crate::support::error_of(res, 400).await["code"],
+            "validation_error",
+            "{bad}"
+        );
+    }
     app.stop().await;
 }
 
