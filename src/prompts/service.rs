@@ -127,8 +127,18 @@ pub async fn create(db: &DatabaseConnection, who: &Identity, req: NewPrompt) -> 
     let name = PromptName::parse(&req.name)?;
     let description = parse_description(&req.description)?;
     let tags = parse_tags(&req.tags)?;
-    // Validate the first version before anything is written.
+    // Validate the first version, its note included, before anything is written: a save
+    // refused after the insert would leave a prompt behind a request answered with an
+    // error.
     let first = req.content.map(|c| c.validate()).transpose()?;
+    let note = crate::versions::parse_note(&req.note)?;
+    if first.is_none() && !note.is_empty() {
+        return Err(Error::invalid_field(
+            "note",
+            "note_without_content",
+            "a note describes the first version: send its content with it",
+        ));
+    }
     let project = match req.project_id {
         Some(p) => p,
         None => personal_project(db, who).await?,
@@ -162,7 +172,7 @@ pub async fn create(db: &DatabaseConnection, who: &Identity, req: NewPrompt) -> 
         let save = SaveVersion {
             base_version: 0,
             content,
-            note: req.note,
+            note,
         };
         crate::versions::service::save(db, who, prompt.id, save).await?;
         return Ok(load(db, who, prompt.id, Action::Read).await?.into());

@@ -56,7 +56,13 @@ async fn prompt_id(
 ) -> Result<Uuid, Error> {
     let db = state.engine.db();
     match Uuid::parse_str(key) {
-        Ok(id) => Ok(prompts::load(db, who, id, Action::Read).await?.id),
+        // An id names one prompt; a project_id beside it must be that prompt's.
+        Ok(id) => match prompts::load(db, who, id, Action::Read).await? {
+            p if project.is_some_and(|project| project != p.project_id) => {
+                Err(Error::not_found("prompt not found in that project"))
+            }
+            p => Ok(p.id),
+        },
         Err(_) => Ok(prompts::find_by_name(db, who, key, project, false)
             .await?
             .id),

@@ -349,3 +349,60 @@ mod template_budget {
         app.stop().await;
     }
 }
+
+/// A create refused for its first version's note left the prompt behind (the note was
+/// checked after the insert); a note without content was dropped in silence; and an id
+/// with another project's `project_id` beside it was answered as if it had none.
+async fn refused_creates_leave_nothing_and_ids_keep_to_their_project(app: &TestApp) {
+    let api = Api::new(app, "creator@example.com").await;
+    let long_note = "n".repeat(501);
+    for body in [
+        json!({ "name": "half-made", "content": content("Hi {{ topic }}"), "note": long_note }),
+        json!({ "name": "half-made", "note": "a note with nothing to describe" }),
+    ] {
+        let res = api.send(M::POST, "/api/v1/prompts", Some(body)).await;
+        assert_eq!(error_of(res, 400).await["code"], "validation_error");
+    }
+    let res = api.send(M::GET, "/api/v1/prompts/half-made", None).await;
+    assert_eq!(
+        error_of(res, 404).await["code"],
+        "not_found",
+        "nothing was made"
+    );
+    let res = api
+        .send(
+            M::POST,
+            "/api/v1/prompts",
+            Some(json!({ "name": "half-made", "note": "" })),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "an empty note is no note");
+
+    let prompt = api.create("kept").await;
+    let (id, project) = (
+        prompt["id"].as_str().unwrap(),
+        prompt["project_id"].as_str().unwrap(),
+    );
+    let own = api
+        .json(
+            M::GET,
+            &format!("/api/v1/prompts/{id}?project_id={project}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(own["prompt"]["id"], id);
+    let other = uuid::Uuid::new_v4();
+    let res = api
+        .send(
+            M::GET,
+            &format!("/api/v1/prompts/{id}?project_id={other}"),
+            None,
+        )
+        .await;
+    assert_eq!(error_of(res, 404).await["code"], "not_found");
+}
+on_both_backends!(
+    refused_creates,
+    refused_creates_leave_nothing_and_ids_keep_to_their_project
+);
