@@ -20,6 +20,16 @@ fn with_extra(pointer: &str, key: &str, value: Value) -> Value {
     body
 }
 
+/// A save through the editor's server function, whose errors come bare.
+async fn save_through_the_editor(api: &Api<'_>, prompt: &str, save: Value) -> reqwest::Response {
+    api.send(
+        M::POST,
+        "/api/prompts/save",
+        Some(json!({ "prompt_id": prompt, "save": save })),
+    )
+    .await
+}
+
 const EXTRAS: [(&str, &str); 5] = [
     ("", "junk"),
     ("", "temperature"),
@@ -58,13 +68,7 @@ async fn unknown_fields_are_refused_and_nothing_is_saved(app: &TestApp) {
             "the message names the field: {err}"
         );
         // The editor's server function: its error comes bare.
-        let res = api
-            .send(
-                M::POST,
-                "/api/prompts/save",
-                Some(json!({ "prompt_id": id, "save": body })),
-            )
-            .await;
+        let res = save_through_the_editor(&api, &id, body.clone()).await;
         assert_eq!(res.status(), 400, "{pointer}/{key}");
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["code"], "validation_error", "{pointer}/{key}: {err}");
@@ -131,13 +135,7 @@ async fn unknown_fields_are_refused_and_nothing_is_saved(app: &TestApp) {
     assert_eq!(saved["version"]["params"]["temperature"], 0.5);
     ok["base_version"] = json!(2);
     ok["messages"][1]["content"] = json!("Now about {{ topic }}.");
-    let res = api
-        .send(
-            M::POST,
-            "/api/prompts/save",
-            Some(json!({ "prompt_id": id, "save": ok })),
-        )
-        .await;
+    let res = save_through_the_editor(&api, &id, ok).await;
     assert_eq!(res.status(), 200);
     let saved: Value = res.json().await.unwrap();
     assert_eq!(saved["version"]["number"], 3);
@@ -156,13 +154,7 @@ async fn a_huge_refused_value_is_not_echoed_back(app: &TestApp) {
     let mut body = content("Hi {{ topic }}");
     body["base_version"] = json!(1);
     body["messages"][0]["role"] = json!("a".repeat(60_000));
-    let res = api
-        .send(
-            M::POST,
-            "/api/prompts/save",
-            Some(json!({ "prompt_id": id, "save": body })),
-        )
-        .await;
+    let res = save_through_the_editor(&api, &id, body.clone()).await;
     assert_eq!(res.status(), 400);
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["code"], "validation_error", "{err}");
