@@ -117,13 +117,18 @@ pub fn template_variables(
     let tmpl = env
         .template_from_str(source)
         .map_err(|e| locate(source, &e, message_index, "syntax"))?;
+    Ok(used_variables(&env, &tmpl, source))
+}
+
+/// [`template_variables`] of a template already parsed in `env`.
+fn used_variables(env: &Environment, tmpl: &minijinja::Template, source: &str) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
     for (global, _) in env.globals() {
         if calls(source, global) {
             names.remove(global);
         }
     }
-    Ok(names)
+    names
 }
 
 /// True when `source` has `name` followed by an opening parenthesis (spaces between
@@ -183,9 +188,12 @@ pub fn render_messages(
     let mut room = RENDERED_MAX_BYTES;
     let mut rendered = Vec::with_capacity(messages.len());
     for (i, message) in messages.iter().enumerate() {
-        let used = template_variables(&message.content, i)?;
+        env.set_fuel(Some(fuel));
+        let tmpl = env
+            .template_from_str(&message.content)
+            .map_err(|e| locate(&message.content, &e, i, "syntax"))?;
         let mut context = BTreeMap::new();
-        for name in used {
+        for name in used_variables(&env, &tmpl, &message.content) {
             let spec = specs.get(name.as_str());
             let value = match (values.get(&name), spec) {
                 (Some(v), Some(spec)) => {
@@ -214,44 +222,25 @@ pub fn render_messages(
             };
             context.insert(name, minijinja::Value::from(minijinja::value::Serde(value)));
         }
-        env.set_fuel(Some(fuel));
-        let tmpl = env
-            .template_from_str(&message.content)
-            .map_err(|e| locate(&message.content, &e, i, "syntax"))?;
         let mut out = Bounded {
             text: Vec::new(),
             room,
             full: false,
         };
-        let captured = tmpl.render_captured_to(&context, &mut out);
-        let captured = match captured {
-            Ok(captured) => captured,
-            Err(e) => {
-                let kind = if out.full {
-                    "output_too_large"
-                } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
-                    "too_costly"
-                } else {
-                    "render"
-                };
-                let mut err = locate(&message.content, &e, i, kind);
-                match kind {
-                    "output_too_large" => {
-                        err.message =
-                            format!("the messages render to more than {RENDERED_MAX_BYTES} bytes")
-                    }
-                    "too_costly" => {
-                        err.message =
-                            format!("the templates take more than {RENDER_FUEL} steps to render")
-                    }
-                    _ => {}
-                }
-                return Err(err.into());
+        let captured = tmpl.render_captured_to(&context, &mut out).map_err(|e| {
+            let mut err = locate(&message.content, &e, i, "render");
+            if out.full {
+                err.kind = "output_too_large".into();
+                err.message =
+                    format!("the messages render to more than {RENDERED_MAX_BYTES} bytes");
+            } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                err.kind = "too_costly".into();
+                err.message = format!("the templates take more than {RENDER_FUEL} steps to render");
             }
-        };
+            Error::from(err)
+        })?;
         let used = captured.state().fuel_levels().map_or(0, |(used, _)| used);
         fuel = fuel.saturating_sub(used);
-        drop(captured);
         room -= out.text.len();
         rendered.push(Message {
             role: message.role,
