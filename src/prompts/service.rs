@@ -14,7 +14,6 @@ use crate::projects::Action;
 use crate::store::sqlite_reads::Reads;
 use crate::store::sqlite_writer::{FromRow, Row};
 use crate::store::{db_error, is_unique_violation, memberships, prompts};
-use crate::versions::SaveVersion;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -145,19 +144,25 @@ pub async fn create(db: &DatabaseConnection, who: &Identity, req: NewPrompt) -> 
     };
     authorize(db, who.user.id, project, Action::Write).await?;
     let now = Utc::now();
+    // The prompt and its first version are one transaction: a failure writing the version
+    // leaves no prompt behind (a retry of the same request would otherwise find the name
+    // taken by a prompt with no versions).
+    let txn = crate::store::begin_write(db)
+        .await
+        .map_err(db_error("create prompt: begin"))?;
     let model = prompts::ActiveModel {
         id: Set(Uuid::new_v4()),
         project_id: Set(project),
         name: Set(name.as_str().to_owned()),
         description: Set(description),
         tags: Set(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into())),
-        latest_version: Set(0),
+        latest_version: Set(if first.is_some() { 1 } else { 0 }),
         created_by: Set(who.user.id),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
     };
-    let prompt = match model.insert(db).await {
+    let prompt = match model.insert(&txn).await {
         Ok(p) => p,
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::conflict(format!(
@@ -168,15 +173,14 @@ pub async fn create(db: &DatabaseConnection, who: &Identity, req: NewPrompt) -> 
         }
         Err(e) => return Err(db_error("create prompt")(e)),
     };
-    if let Some(content) = first {
-        let save = SaveVersion {
-            base_version: 0,
-            content,
-            note,
-        };
-        crate::versions::service::save(db, who, prompt.id, save).await?;
-        return Ok(load(db, who, prompt.id, Action::Read).await?.into());
+    if let Some(content) = &first {
+        crate::versions::service::insert(&txn, who, prompt.id, 1, content, note, now)
+            .await
+            .map_err(db_error("create prompt: first version"))?;
     }
+    txn.commit()
+        .await
+        .map_err(db_error("create prompt: commit"))?;
     Ok(prompt.into())
 }
 

@@ -9,10 +9,11 @@ use crate::error::{Error, Result};
 use crate::projects::Action;
 use crate::prompts::service::{load, load_live};
 use crate::store::{db_error, is_unique_violation, labels, prompt_versions as pv, prompts, users};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -72,18 +73,7 @@ pub async fn save(
         let latest = load(db, who, prompt_id, Action::Read).await?.latest_version;
         return Err(stale(latest));
     }
-    let inserted = pv::ActiveModel {
-        prompt_id: Set(prompt_id),
-        number: Set(number),
-        content: Set(serde_json::to_string(&content).map_err(|_| Error::internal())?),
-        content_hash: Set(hash),
-        note: Set(note),
-        author_id: Set(who.user.id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await;
-    let model = match inserted {
+    let model = match insert(&txn, who, prompt_id, number, &content, note, now).await {
         Ok(m) => m,
         Err(e) if is_unique_violation(&e) => return Err(stale(number)),
         Err(e) => return Err(db_error("save version: insert")(e)),
@@ -96,6 +86,31 @@ pub async fn save(
         created: true,
         version,
     })
+}
+
+/// Write version `number` of a prompt, inside the caller's transaction (which has
+/// already moved the prompt's `latest_version` to it, or created the prompt with it).
+pub(crate) async fn insert(
+    txn: &DatabaseTransaction,
+    who: &Identity,
+    prompt_id: Uuid,
+    number: i32,
+    content: &VersionContent,
+    note: String,
+    now: DateTime<Utc>,
+) -> std::result::Result<pv::Model, DbErr> {
+    let json = serde_json::to_string(content).map_err(|e| DbErr::Custom(e.to_string()))?;
+    pv::ActiveModel {
+        prompt_id: Set(prompt_id),
+        number: Set(number),
+        content: Set(json),
+        content_hash: Set(content.content_hash()),
+        note: Set(note),
+        author_id: Set(who.user.id),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await
 }
 
 async fn get_model(db: &DatabaseConnection, prompt_id: Uuid, number: i32) -> Result<pv::Model> {

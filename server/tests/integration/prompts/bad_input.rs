@@ -7,6 +7,7 @@ use super::{content, Api};
 use crate::on_both_backends;
 use crate::support::{error_of, TestApp};
 use reqwest::Method as M;
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 /// A version's content with `value` inserted as `key` into the object at `pointer`.
@@ -398,3 +399,54 @@ on_both_backends!(
     refused_creates,
     refused_creates_leave_nothing_and_ids_keep_to_their_project
 );
+
+/// A prompt and its first version are written together or not at all: when the version's
+/// write fails (a trigger here stands in for a full disk or a lost connection), the
+/// prompt is not left behind with no versions, and the same request made again succeeds.
+async fn a_failed_first_version_leaves_no_prompt(app: &TestApp) {
+    let api = Api::new(app, "atomic@example.com").await;
+    let db = app.engine.db();
+    let statements: &[&str] = if app.backend == crate::support::Backend::Postgres {
+        &[
+            "CREATE FUNCTION fail_marked_version() RETURNS trigger AS $$ BEGIN \
+             IF NEW.note = 'fail here' THEN RAISE EXCEPTION 'injected failure'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_marked_version BEFORE INSERT ON prompt_versions \
+             FOR EACH ROW EXECUTE FUNCTION fail_marked_version()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER fail_marked_version BEFORE INSERT ON prompt_versions \
+           WHEN NEW.note = 'fail here' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ]
+    };
+    for sql in statements {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let body = |note: &str| json!({ "name": "all-or-nothing", "content": content("Hi {{ topic }}"), "note": note });
+    let res = api
+        .send(M::POST, "/api/v1/prompts", Some(body("fail here")))
+        .await;
+    assert_eq!(error_of(res, 500).await["code"], "internal_error");
+    let res = api
+        .send(M::GET, "/api/v1/prompts/all-or-nothing", None)
+        .await;
+    assert_eq!(
+        error_of(res, 404).await["code"],
+        "not_found",
+        "no prompt without its version"
+    );
+    let listed = api.json(M::GET, "/api/v1/prompts", None, 200).await;
+    assert_eq!(listed["total"], 0, "{listed}");
+
+    let made = api
+        .json(M::POST, "/api/v1/prompts", Some(body("first")), 201)
+        .await;
+    assert_eq!(made["latest_version"], 1);
+    let versions = api
+        .json(M::GET, "/api/v1/prompts/all-or-nothing/versions", None, 200)
+        .await;
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+    assert_eq!(versions[0]["note"], "first");
+}
+on_both_backends!(atomic_create, a_failed_first_version_leaves_no_prompt);
