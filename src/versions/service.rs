@@ -36,6 +36,13 @@ pub async fn save(
     prompt_id: Uuid,
     req: SaveVersion,
 ) -> Result<SaveOutcome> {
+    if req.base_version < 0 {
+        return Err(Error::invalid_field(
+            "base_version",
+            "version_out_of_range",
+            "base_version is the version the edit started from: 0 for a prompt's first",
+        ));
+    }
     let content = req.content.validate()?;
     let note = parse_note(&req.note)?;
     let prompt = load_live(db, who, prompt_id, Action::Write).await?;

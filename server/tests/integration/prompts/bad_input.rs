@@ -450,3 +450,31 @@ async fn a_failed_first_version_leaves_no_prompt(app: &TestApp) {
     assert_eq!(versions[0]["note"], "first");
 }
 on_both_backends!(atomic_create, a_failed_first_version_leaves_no_prompt);
+
+/// A negative base is not a version an edit can start from: refused as bad input (it was
+/// answered as a stale base, a conflict asking the user to reload), by a save and by a
+/// restore alike, and nothing is saved.
+async fn a_negative_base_version_is_refused(app: &TestApp) {
+    let api = Api::new(app, "negative@example.com").await;
+    api.create("below-zero").await;
+    let res = api.save("below-zero", -1, "Hi {{ topic }}").await;
+    let e = error_of(res, 400).await;
+    assert_eq!(e["details"]["field"], "base_version", "{e}");
+    assert_eq!(e["details"]["reason"], "version_out_of_range", "{e}");
+    let res = api
+        .send(
+            M::POST,
+            "/api/v1/prompts/below-zero/versions/1/restore",
+            Some(json!({ "base_version": -5 })),
+        )
+        .await;
+    assert_eq!(
+        error_of(res, 400).await["details"]["reason"],
+        "version_out_of_range"
+    );
+    let versions = api
+        .json(M::GET, "/api/v1/prompts/below-zero/versions", None, 200)
+        .await;
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+}
+on_both_backends!(negative_base, a_negative_base_version_is_refused);
