@@ -29,6 +29,7 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
         Some("variable_type") => t_string!(i18n, errors.variable_type),
         Some("nul_character") => t_string!(i18n, errors.nul_character),
         Some("filter_too_long") => t_string!(i18n, errors.filter_too_long),
+        Some("filter_unreadable") => t_string!(i18n, errors.filter_unreadable),
         _ => match error.code {
             ErrorCode::ValidationError => t_string!(i18n, errors.validation_error),
             ErrorCode::Unauthorized => t_string!(i18n, errors.bad_credentials),
@@ -46,7 +47,12 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
     };
     // Template errors say where: the variable, or the message, line and column.
     let mut text = text.to_string();
-    if let Some(var) = error.details.get("variable").and_then(|v| v.as_str()) {
+    // A filter that does not read says which, by its name in the address.
+    let named = match error.reason() {
+        Some("filter_unreadable") => error.details.get("field"),
+        _ => error.details.get("variable"),
+    };
+    if let Some(var) = named.and_then(|v| v.as_str()) {
         text.push_str(&format!(" ({var})"));
     } else if let (Some(msg), Some(line)) = (
         error.details.get("message_index"),

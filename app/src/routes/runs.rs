@@ -14,40 +14,65 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 use promptlab::runs::{RunQuery, RunStatus};
+use promptlab::Error;
 
-/// Read the filters from the address; `from`/`to` are dates (whole days, UTC).
-fn query_of(m: &ParamsMap) -> RunQuery {
+/// Read the filters from the address; `from`/`to` are dates (whole days, UTC). A value
+/// that does not read (`status=bogus`, a date that is not one) is named in the error,
+/// rather than dropped: dropping it would list every run under a filter the address
+/// still shows.
+fn query_of(m: &ParamsMap) -> Result<RunQuery, &'static str> {
     let text = |k: &str| {
         m.get(k)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let day = |k: &str, end: bool| {
-        text(k)
-            .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
-            .and_then(|d| {
-                let t = if end {
-                    d.and_hms_opt(23, 59, 59)
-                } else {
-                    d.and_hms_opt(0, 0, 0)
-                };
-                t.map(|t| t.and_utc())
-            })
+    fn read<T>(
+        value: Option<String>,
+        key: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, &'static str> {
+        value.map(|v| parse(&v).ok_or(key)).transpose()
+    }
+    let day = |k: &'static str, end: bool| {
+        read(text(k), k, |d| {
+            let d = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?;
+            let t = if end {
+                d.and_hms_opt(23, 59, 59)
+            } else {
+                d.and_hms_opt(0, 0, 0)
+            };
+            t.map(|t| t.and_utc())
+        })
     };
-    RunQuery {
-        prompt_id: text("prompt_id").and_then(|v| uuid::Uuid::parse_str(&v).ok()),
-        version: text("version").and_then(|v| v.parse().ok()),
-        status: text("status").and_then(|v| RunStatus::parse(&v)),
+    Ok(RunQuery {
+        prompt_id: read(text("prompt_id"), "prompt_id", |v| {
+            uuid::Uuid::parse_str(v).ok()
+        })?,
+        version: read(text("version"), "version", |v| {
+            v.parse().ok().filter(|n| *n >= 1)
+        })?,
+        status: read(text("status"), "status", RunStatus::parse)?,
         provider: text("provider"),
         model: text("model"),
-        from: day("from", false),
-        to: day("to", true),
+        from: day("from", false)?,
+        to: day("to", true)?,
         q: text("q"),
-        page: text("page")
-            .and_then(|v| v.parse().ok())
-            .filter(|p| (1..=promptlab::runs::PAGE_MAX).contains(p)),
+        page: read(text("page"), "page", |v| {
+            v.parse()
+                .ok()
+                .filter(|p| (1..=promptlab::runs::PAGE_MAX).contains(p))
+        })?,
         per_page: Some(25),
-    }
+    })
+}
+
+/// The error shown for a filter in the address that does not read.
+fn unreadable(key: &'static str) -> Error {
+    Error::invalid_field(
+        key,
+        "filter_unreadable",
+        format!("the filter {key} in the address could not be read"),
+    )
 }
 
 /// The address of the same filters on another page.
@@ -91,7 +116,12 @@ pub fn RunList() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let runs = Resource::new_blocking(
         move || (params.with(query_of), tick.get()),
-        |(q, _)| list_runs(q),
+        |(q, _)| async move {
+            match q {
+                Ok(q) => list_runs(q).await,
+                Err(key) => Err(unreadable(key)),
+            }
+        },
     );
     let prompts = Resource::new(|| (), |_| list_prompts(None, None, None));
     #[cfg(feature = "hydrate")]

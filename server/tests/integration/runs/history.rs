@@ -52,6 +52,36 @@ async fn history_filters_and_search(app: &TestApp) {
     )
     .await;
     assert_eq!(e["code"], "validation_error");
+    // The runs page says so too, rather than listing every run under a filter the address
+    // still shows.
+    let page = |q: &str| {
+        let path = format!("/runs{q}");
+        async move {
+            let res = api.send(reqwest::Method::GET, &path, None).await;
+            assert_eq!(res.status(), 200, "{path}");
+            res.text().await.unwrap()
+        }
+    };
+    const UNREADABLE: &str = "A filter in the address could not be read";
+    let html = page("?status=succeeded&version=1").await;
+    assert!(html.contains("data-testid=\"runs-total\"") && !html.contains(UNREADABLE));
+    for (q, field) in [
+        ("?status=bogus", "status"),
+        ("?version=one", "version"),
+        ("?version=0", "version"),
+        ("?prompt_id=not-an-id", "prompt_id"),
+        ("?from=2026-13-45", "from"),
+        ("?to=yesterday", "to"),
+        ("?page=0", "page"),
+        ("?status=succeeded&page=100000000", "page"),
+    ] {
+        let html = page(q).await;
+        assert!(
+            html.contains(&format!("{UNREADABLE}, so no runs are listed. ({field})")),
+            "{q}"
+        );
+        assert!(!html.contains("data-testid=\"runs-total\""), "{q}");
+    }
     // Another user sees none of them.
     let other = Runs::new(app, "stranger@example.com").await;
     assert_eq!(
