@@ -47,6 +47,10 @@ pub struct Config {
     pub providers: ProviderSettings,
     /// The run engine: concurrency, retries, time limits, leases, cache.
     pub runs: RunSettings,
+    /// The program whose `render-worker` renders templates that do more than print their
+    /// variables (`template::sandbox`): the server's own binary, set by its `main`. Not
+    /// read from the environment; `None` renders every template in-process.
+    pub template_worker: Option<std::path::PathBuf>,
 }
 
 /// One hosted provider's settings.
@@ -178,6 +182,7 @@ impl Config {
                 .unwrap_or_default(),
             providers: provider_settings(&get)?,
             runs: run_settings(vars, &get)?,
+            template_worker: None,
         })
     }
 

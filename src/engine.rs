@@ -35,6 +35,8 @@ pub struct Engine {
     runtime: Arc<crate::runs::pool::Runtime>,
     /// The run path's point lookups (inline on SQLite: `store::sqlite_reads`).
     reads: Arc<crate::store::sqlite_reads::Reads>,
+    /// Where templates that do more than print their variables render.
+    templates: Arc<crate::template::sandbox::Sandbox>,
     /// SQLite's WAL checkpoints, for as long as any clone of the engine lives.
     _checkpoints: Option<Arc<crate::store::Checkpoints>>,
 }
@@ -68,7 +70,11 @@ impl Engine {
             &config.providers,
         ));
         let prices = Arc::new(config.providers.prices.clone());
+        let templates = Arc::new(crate::template::sandbox::Sandbox::new(
+            config.template_worker.clone(),
+        ));
         Self {
+            templates,
             db,
             config: Arc::new(config),
             keys,
@@ -96,6 +102,11 @@ impl Engine {
     /// The configured model providers.
     pub fn providers(&self) -> &crate::providers::registry::Registry {
         &self.providers
+    }
+
+    /// Rendering a version's messages on the server: see [`crate::template::sandbox`].
+    pub fn templates(&self) -> &crate::template::sandbox::Sandbox {
+        &self.templates
     }
 
     /// The price table in force (built-in prices with `PRICES_JSON` applied).

@@ -12,16 +12,20 @@
 //! [`RENDERED_MAX_BYTES`] of output (a loop that prints a large value stops there instead
 //! of building gigabytes of text). Either is a `validation_error` naming the message.
 //!
-//! Not bounded: the values a template builds without printing them. minijinja caps one
-//! repetition (`'x' * n`) at 100 MB but not a concatenation (`~`), so a template that
-//! doubles a string with `set` a few dozen times can still exhaust memory; that would take
-//! running templates in a process of their own, which is not done.
+//! That budget does not bound the values a template builds without printing them
+//! (minijinja caps one repetition, `'x' * n`, at 100 MB, but not a concatenation, `~`), nor
+//! the work of one step on a large value. On the server, [`sandbox`] bounds both: a
+//! template that does more than print its variables ([`is_plain`]) renders in a worker
+//! process with a memory ceiling and a time limit.
 
 use crate::error::{Error, ErrorCode};
 use crate::versions::{Message, VariableKind, VariableSpec};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+#[cfg(feature = "ssr")]
+pub mod sandbox;
 
 /// What went wrong in which message, and where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +144,67 @@ fn calls(source: &str, name: &str) -> bool {
         let after = source[at + name.len()..].trim_start().chars().next();
         !before.is_some_and(word) && after == Some('(')
     })
+}
+
+/// True when a template only prints text and variables: no statement (`{% %}`), comment,
+/// filter, operator, call or literal, only `{{ name }}` with attributes and numeric
+/// indexes (`{{ a.b[0] }}`), whitespace control allowed. Such a template cannot build a
+/// value or loop: its cost is its length and its variables' size, which are bounded.
+pub fn is_plain(source: &str) -> bool {
+    if source.contains("{%") || source.contains("{#") {
+        return false;
+    }
+    let mut rest = source;
+    while let Some(at) = rest.find("{{") {
+        let after = &rest[at + 2..];
+        let Some(end) = after.find("}}") else {
+            return false;
+        };
+        let inner = after[..end].strip_prefix('-').unwrap_or(&after[..end]);
+        let inner = inner.strip_suffix('-').unwrap_or(inner);
+        if !is_path(inner.trim()) {
+            return false;
+        }
+        rest = &after[end + 2..];
+    }
+    true
+}
+
+/// `name`, then any of `.name` and `[digits]`, with no spaces inside.
+fn is_path(expr: &str) -> bool {
+    let ident_len = |s: &str| {
+        let mut chars = s.char_indices();
+        match chars.next() {
+            Some((_, c)) if c.is_ascii_alphabetic() || c == '_' => {}
+            _ => return 0,
+        }
+        chars
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map_or(s.len(), |(i, _)| i)
+    };
+    let first = ident_len(expr);
+    if first == 0 {
+        return false;
+    }
+    let mut rest = &expr[first..];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = ident_len(r);
+            if n == 0 {
+                return false;
+            }
+            rest = &r[n..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            match r[digits..].strip_prefix(']') {
+                Some(after) if digits > 0 => rest = after,
+                _ => return false,
+            }
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The variables all messages use, in name order.

@@ -111,3 +111,33 @@ test('a version page renders and works without JavaScript', async ({ page, javaS
   // Identical to the latest: nothing new; the page says v1 still.
   await expect(page).toHaveURL(new RegExp(`/prompts/${id}/versions/1$`));
 });
+
+// A template with statements is not run by the server for the editor's preview (it would
+// run in a worker process there: promptlab::template::sandbox); the page says the preview
+// waits, and the browser renders it once hydrated, without a hydration error.
+test('a template with statements is previewed in the browser', async ({ page, javaScriptEnabled }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signUp(page);
+  const created = await page.request.post('/api/v1/prompts', {
+    data: {
+      name: `statements-${unique()}`,
+      content: {
+        messages: [{ role: 'user', content: '{% if topic %}About {{ topic | upper }}.{% endif %}' }],
+        variables: [{ name: 'topic', kind: 'string', required: true }],
+      },
+    },
+  });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+  await page.goto(`/prompts/${id}`);
+  if (!javaScriptEnabled) {
+    await expect(page.getByTestId('preview-pending')).toBeVisible();
+    return;
+  }
+  await hydrated(page);
+  await expect(page.getByTestId('preview-pending')).toHaveCount(0);
+  await page.getByTestId('value-topic').fill('tides');
+  await expect(page.getByTestId('preview')).toContainText('About TIDES.');
+  expect(errors).toEqual([]);
+});

@@ -1,12 +1,25 @@
 //! `promptlab-server [serve|seed]`: read the configuration, start the engine (connect and
 //! migrate), then serve until signalled, or create the demo account and prompts and exit.
+//! (`render-worker`, the server's own use of this binary, renders templates instead.)
 
 use promptlab::config::Config;
 use promptlab::engine::Engine;
 use std::process::ExitCode;
 
+fn main() -> ExitCode {
+    // A template worker (`promptlab::template::sandbox`) is this binary too: it renders
+    // on stdin and stdout, with no runtime, configuration or database of its own.
+    if std::env::args().nth(1).as_deref() == Some(promptlab::template::sandbox::WORKER_ARG) {
+        return match promptlab::template::sandbox::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    serve_or_seed()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn serve_or_seed() -> ExitCode {
     let command = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "serve".to_owned());
@@ -14,7 +27,7 @@ async fn main() -> ExitCode {
         eprintln!("usage: promptlab-server [serve|seed]");
         return ExitCode::from(2);
     }
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("promptlab: {e}");
@@ -22,6 +35,7 @@ async fn main() -> ExitCode {
         }
     };
     promptlab_server::layers::trace::init(config.log_format);
+    config.template_worker = std::env::current_exe().ok();
     if config.jwt_secret_generated {
         tracing::warn!("JWT_SECRET is not set: using a generated secret, so sessions end when the server restarts");
     }

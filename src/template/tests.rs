@@ -294,7 +294,45 @@ proptest! {
         }
         let found = detect_variables(&msg(&source)).unwrap();
         prop_assert_eq!(&found, &used);
+        prop_assert!(is_plain(&source), "text and variables are plain: {}", source);
         let values: Map<String, Value> = used.iter().map(|v| (v.clone(), json!("v"))).collect();
         prop_assert!(render_messages(&msg(&source), &[], &values).is_ok());
+    }
+}
+
+/// Plain templates render in the server's process (`sandbox`): only text and variable
+/// paths are; anything that could build a value or loop is not.
+#[test]
+fn plain_templates_print_only_text_and_variables() {
+    for plain in [
+        "",
+        "Just text, with } and { and }} alone.",
+        "Write about {{ topic }}.",
+        "{{topic}}{{ a.b.c }}{{ items[0] }}{{ a[12].b_2 }}",
+        "{{- topic -}} and {{-topic}}",
+        "{ {not a tag} }",
+    ] {
+        assert!(is_plain(plain), "{plain}");
+    }
+    for not_plain in [
+        "{% if x %}{{ x }}{% endif %}",
+        "{# a comment #}",
+        "{{ a ~ a }}",
+        "{{ a * 3 }}",
+        "{{ a | upper }}",
+        "{{ range(10) }}",
+        "{{ a['key'] }}",
+        "{{ a[i] }}",
+        "{{ a[] }}",
+        "{{ 'text' }}",
+        "{{ 1 }}",
+        "{{ a. }}",
+        "{{ a .b }}",
+        "{{ }}",
+        "{{ a",
+        "{{ -a }}",
+        "{{ a }}{{ b(c) }}",
+    ] {
+        assert!(!is_plain(not_plain), "{not_plain}");
     }
 }

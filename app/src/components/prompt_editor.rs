@@ -10,7 +10,7 @@ use super::variable_row::VariableRow;
 use crate::functions::prompts::SavePromptVersion;
 use crate::i18n::*;
 use leptos::prelude::*;
-use promptlab::template::{detect_variables, render_messages};
+use promptlab::template::{detect_variables, is_plain, render_messages};
 use promptlab::versions::{
     Message, MessageRole, SaveVersion, VariableKind, VariableSpec, VersionContent,
 };
@@ -75,9 +75,20 @@ pub fn PromptEditor(
                 .collect::<Vec<_>>()
         })
     });
-    let preview = Memo::new(move |_| -> Result<Vec<Message>, Error> {
-        detected.get().map_err(Error::from)?;
-        content.with(|c| values.with(|v| render_messages(&c.messages, &specs.get(), v)))
+    // The server renders this page but runs no template here that does more than print
+    // its variables (those run in a worker process: `promptlab::template::sandbox`), so
+    // such a version's preview waits for the browser. Hydration starts from the same
+    // state the server rendered; the effect then runs in the browser only.
+    let in_browser = RwSignal::new(false);
+    Effect::new(move |_| in_browser.set(true));
+    let preview = Memo::new(move |_| -> Option<Result<Vec<Message>, Error>> {
+        let plain = || content.with(|c| c.messages.iter().all(|m| is_plain(&m.content)));
+        if !in_browser.get() && !plain() {
+            return None;
+        }
+        Some(detected.get().map_err(Error::from).and_then(|_| {
+            content.with(|c| values.with(|v| render_messages(&c.messages, &specs.get(), v)))
+        }))
     });
 
     let save = ServerAction::<SavePromptVersion>::new();
@@ -206,7 +217,8 @@ pub fn PromptEditor(
                 <h2>{t!(i18n, editor.preview)}</h2>
                 <div class="preview" data-testid="preview">
                     {move || match preview.get() {
-                        Ok(messages) => messages
+                        None => view! { <p class="muted" data-testid="preview-pending">{t!(i18n, editor.preview_pending)}</p> }.into_any(),
+                        Some(Ok(messages)) => messages
                             .into_iter()
                             .map(|m| view! {
                                 <div class="preview-message">
@@ -216,7 +228,7 @@ pub fn PromptEditor(
                             })
                             .collect_view()
                             .into_any(),
-                        Err(e) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        Some(Err(e)) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }}
                 </div>
             </section>

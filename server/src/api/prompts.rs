@@ -340,10 +340,14 @@ async fn render(
     let version = select_version(&s, &who, id, &sel)
         .await?
         .ok_or_else(|| Error::not_found("the prompt has no versions yet"))?;
-    let messages = promptlab::template::render_messages(
-        &version.content.messages,
-        &version.content.variables,
-        &body.variables,
-    )?;
+    let messages = s
+        .engine
+        .templates()
+        .render(
+            &version.content.messages,
+            &version.content.variables,
+            &body.variables,
+        )
+        .await?;
     Ok(Json(json!({ "version": version.number, "messages": messages, "params": version.content.params })).into_response())
 }

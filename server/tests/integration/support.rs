@@ -72,7 +72,9 @@ impl TestApp {
         for (k, v) in extra {
             vars.insert((*k).into(), (*v).into());
         }
-        let config = Config::from_vars(&vars).expect("test config");
+        let mut config = Config::from_vars(&vars).expect("test config");
+        // Templates render as the server's do: the non-plain ones in the server's binary.
+        config.template_worker = Some(env!("CARGO_BIN_EXE_promptlab-server").into());
         let engine = Engine::start(config).await.expect("engine starts");
         // `LEPTOS_SITE_ROOT` among the extras points the static files elsewhere.
         let site_root = extra

@@ -59,8 +59,10 @@ pub async fn start(
     let client = engine
         .providers()
         .get(&resolved.provider, &resolved.model)?;
-    let messages =
-        crate::template::render_messages(&content.messages, &content.variables, &req.variables)?;
+    let messages = engine
+        .templates()
+        .render(&content.messages, &content.variables, &req.variables)
+        .await?;
     let variables = effective_variables(content, &req.variables);
     let key = run_key(
         &version.content_hash,

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod crud;
+mod sandbox;
 mod versions;
 
 use crate::support::TestApp;

@@ -1,0 +1,239 @@
+//! Rendering on the server, where a template is a program any member of a project can
+//! write: one that does more than print its variables runs in a worker process of its own,
+//! with a ceiling on its memory and on its time.
+//!
+//! The budget of [`super::render_messages`] counts steps and printed text, but not the
+//! values a template builds without printing them (`{% set a = a ~ a %}` a few dozen
+//! times is gigabytes), nor the work of one step on a large value (a `replace` over a
+//! large variable in a loop of a million). In the server's own process either would take
+//! every run and every user down with it. So:
+//! - A plain template (text and `{{ name }}`, `{{ a.b[0] }}`: [`super::is_plain`]) renders
+//!   in-process: it cannot build anything, and it is what most prompts and every run of
+//!   the benchmarks are.
+//! - Any other renders in a worker: `promptlab-server render-worker`, one request per line
+//!   of JSON on its stdin, one answer per line on its stdout ([`serve`]). The worker
+//!   limits its own data to [`WORKER_MEMORY`] (past it an allocation fails and the process
+//!   aborts), and the server kills one that takes longer than [`WORKER_TIME`]. Either is
+//!   the request's `validation_error` (`template_too_much_memory`, `template_too_slow`),
+//!   the worker is replaced, and nothing else notices.
+//!
+//! An engine without a worker program (the library's own unit tests) renders everything
+//! in-process, as before.
+
+use super::render_messages;
+use crate::error::{Error, ErrorCode, Result};
+use crate::versions::{Message, VariableSpec};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The data (heap and anonymous mappings) a worker may hold: a version's largest messages
+/// (5 MB), its variables (256 kB) and the largest rendering (8 MiB) many times over.
+pub const WORKER_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// How long one rendering may take in a worker. A template that spends its whole step
+/// budget takes well under a second.
+pub const WORKER_TIME: Duration = Duration::from_secs(5);
+
+/// Workers at most, each rendering one request at a time.
+const WORKERS: usize = 2;
+
+/// The argument that makes the server's binary a worker.
+pub const WORKER_ARG: &str = "render-worker";
+
+#[derive(Serialize)]
+struct RequestRef<'a> {
+    messages: &'a [Message],
+    schema: &'a [VariableSpec],
+    values: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    messages: Vec<Message>,
+    schema: Vec<VariableSpec>,
+    values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The workers of one engine, started when first needed.
+pub struct Sandbox {
+    program: Option<PathBuf>,
+    idle: Mutex<Vec<Worker>>,
+    slots: tokio::sync::Semaphore,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Sandbox {
+    /// Workers run `program render-worker`; `None` renders everything in-process.
+    pub fn new(program: Option<PathBuf>) -> Self {
+        Self {
+            program,
+            idle: Mutex::new(Vec::new()),
+            slots: tokio::sync::Semaphore::new(WORKERS),
+        }
+    }
+
+    /// [`render_messages`], in a worker unless every message is plain.
+    pub async fn render(
+        &self,
+        messages: &[Message],
+        schema: &[VariableSpec],
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<Message>> {
+        let Some(program) = &self.program else {
+            return render_messages(messages, schema, values);
+        };
+        if messages.iter().all(|m| super::is_plain(&m.content)) {
+            return render_messages(messages, schema, values);
+        }
+        let mut line = serde_json::to_vec(&RequestRef {
+            messages,
+            schema,
+            values,
+        })
+        .map_err(|_| Error::internal())?;
+        line.push(b'\n');
+        let _slot = self.slots.acquire().await.map_err(|_| Error::internal())?;
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut worker = match idle {
+            Some(w) => w,
+            None => Worker::start(program)?,
+        };
+        let outcome = tokio::time::timeout(WORKER_TIME, worker.call(&line)).await;
+        match outcome {
+            Ok(Ok(answer)) => {
+                let answer: std::result::Result<Vec<Message>, Error> =
+                    serde_json::from_str(&answer).map_err(|e| {
+                        tracing::error!(error = %e, "a template worker's answer does not parse");
+                        Error::internal()
+                    })?;
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(worker);
+                }
+                answer
+            }
+            Ok(Err(e)) => {
+                // Its answer's pipe closed: the worker has ended, or is about to.
+                let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait())
+                    .await
+                    .ok()
+                    .and_then(|s| s.ok());
+                // A failed allocation aborts the process (SIGABRT).
+                let aborted = status.and_then(|s| s.signal()) == Some(libc::SIGABRT);
+                if !aborted {
+                    tracing::error!(error = %e, ?status, "a template worker failed");
+                    return Err(Error::internal());
+                }
+                tracing::warn!("a template worker ran out of memory");
+                Err(refused(
+                    "too_much_memory",
+                    format!("the templates build values larger than {WORKER_MEMORY} bytes"),
+                ))
+            }
+            Err(_) => {
+                tracing::warn!("a template worker took too long and was stopped");
+                let _ = worker.child.start_kill();
+                Err(refused(
+                    "too_slow",
+                    format!(
+                        "the templates take longer than {} s to render",
+                        WORKER_TIME.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A refusal of the templates as a whole (no one message is to blame).
+fn refused(kind: &str, message: String) -> Error {
+    Error::new(ErrorCode::ValidationError, message).with_details(serde_json::json!({
+        "field": "messages",
+        "reason": format!("template_{kind}"),
+    }))
+}
+
+impl Worker {
+    fn start(program: &Path) -> Result<Self> {
+        let mut child = Command::new(program)
+            .arg(WORKER_ARG)
+            // A worker needs nothing of the server's: no keys, no database address.
+            .env_clear()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                tracing::error!(program = %program.display(), error = %e, "could not start a template worker");
+                Error::internal()
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Error::internal());
+        };
+        Ok(Self {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        })
+    }
+
+    /// Send one request line, read one answer line.
+    async fn call(&mut self, line: &[u8]) -> std::io::Result<String> {
+        self.stdin.write_all(line).await?;
+        self.stdin.flush().await?;
+        let mut answer = String::new();
+        if self.stdout.read_line(&mut answer).await? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the worker exited",
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+/// The worker's side: limit this process's data to [`WORKER_MEMORY`], then answer each
+/// request line of stdin on stdout until stdin closes. Returns when it does.
+pub fn serve() -> std::io::Result<()> {
+    limit_memory(WORKER_MEMORY)?;
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lines() {
+        let line = line?;
+        let answer = match serde_json::from_str::<Request>(&line) {
+            Ok(r) => render_messages(&r.messages, &r.schema, &r.values),
+            Err(_) => Err(Error::internal()),
+        };
+        let mut out = serde_json::to_vec(&answer).map_err(std::io::Error::other)?;
+        out.push(b'\n');
+        stdout.write_all(&out)?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+fn limit_memory(bytes: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: `setrlimit` reads the struct it is given, which lives across the call; it
+    // changes only this process's own limit.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
