@@ -26,6 +26,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(feature = "ssr")]
 pub mod sandbox;
+mod shape;
+
+pub use shape::is_plain;
+#[cfg(feature = "ssr")]
+pub use shape::MAX_TAG_TOKENS;
 
 /// What went wrong in which message, and where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,14 +77,29 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    // Keep a template's final newline: the model sees exactly what was written.
-    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+    env.set_syntax(syntax());
+    env
+}
+
+/// The template syntax: Jinja's, keeping a template's final newline (the model sees
+/// exactly what was written).
+fn syntax() -> minijinja::syntax::SyntaxConfig {
+    minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
         .build()
-    {
-        env.set_syntax(syntax);
-    }
-    env
+        .unwrap_or_default()
+}
+
+/// Parse `source` in `env`, after [`shape::check_tags`] on the server.
+fn parse<'env, 'source>(
+    env: &'env Environment<'source>,
+    source: &'source str,
+    message_index: usize,
+) -> Result<minijinja::Template<'env, 'source>, TemplateError> {
+    #[cfg(feature = "ssr")]
+    shape::check_tags(source, message_index)?;
+    env.template_from_str(source)
+        .map_err(|e| locate(source, &e, message_index, "syntax"))
 }
 
 fn locate(source: &str, err: &minijinja::Error, message_index: usize, kind: &str) -> TemplateError {
@@ -118,9 +138,7 @@ pub fn template_variables(
     message_index: usize,
 ) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
-    let tmpl = env
-        .template_from_str(source)
-        .map_err(|e| locate(source, &e, message_index, "syntax"))?;
+    let tmpl = parse(&env, source, message_index)?;
     Ok(used_variables(&env, &tmpl, source))
 }
 
@@ -144,67 +162,6 @@ fn calls(source: &str, name: &str) -> bool {
         let after = source[at + name.len()..].trim_start().chars().next();
         !before.is_some_and(word) && after == Some('(')
     })
-}
-
-/// True when a template only prints text and variables: no statement (`{% %}`), comment,
-/// filter, operator, call or literal, only `{{ name }}` with attributes and numeric
-/// indexes (`{{ a.b[0] }}`), whitespace control allowed. Such a template cannot build a
-/// value or loop: its cost is its length and its variables' size, which are bounded.
-pub fn is_plain(source: &str) -> bool {
-    if source.contains("{%") || source.contains("{#") {
-        return false;
-    }
-    let mut rest = source;
-    while let Some(at) = rest.find("{{") {
-        let after = &rest[at + 2..];
-        let Some(end) = after.find("}}") else {
-            return false;
-        };
-        let inner = after[..end].strip_prefix('-').unwrap_or(&after[..end]);
-        let inner = inner.strip_suffix('-').unwrap_or(inner);
-        if !is_path(inner.trim()) {
-            return false;
-        }
-        rest = &after[end + 2..];
-    }
-    true
-}
-
-/// `name`, then any of `.name` and `[digits]`, with no spaces inside.
-fn is_path(expr: &str) -> bool {
-    let ident_len = |s: &str| {
-        let mut chars = s.char_indices();
-        match chars.next() {
-            Some((_, c)) if c.is_ascii_alphabetic() || c == '_' => {}
-            _ => return 0,
-        }
-        chars
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-            .map_or(s.len(), |(i, _)| i)
-    };
-    let first = ident_len(expr);
-    if first == 0 {
-        return false;
-    }
-    let mut rest = &expr[first..];
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
-            let n = ident_len(r);
-            if n == 0 {
-                return false;
-            }
-            rest = &r[n..];
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-            match r[digits..].strip_prefix(']') {
-                Some(after) if digits > 0 => rest = after,
-                _ => return false,
-            }
-        } else {
-            return false;
-        }
-    }
-    true
 }
 
 /// The variables all messages use, in name order.
@@ -254,9 +211,7 @@ pub fn render_messages(
     let mut rendered = Vec::with_capacity(messages.len());
     for (i, message) in messages.iter().enumerate() {
         env.set_fuel(Some(fuel));
-        let tmpl = env
-            .template_from_str(&message.content)
-            .map_err(|e| locate(&message.content, &e, i, "syntax"))?;
+        let tmpl = parse(&env, &message.content, i)?;
         let mut context = BTreeMap::new();
         for name in used_variables(&env, &tmpl, &message.content) {
             let spec = specs.get(name.as_str());

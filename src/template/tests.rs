@@ -336,3 +336,57 @@ fn plain_templates_print_only_text_and_variables() {
         assert!(!is_plain(not_plain), "{not_plain}");
     }
 }
+
+/// A chain within one tag becomes a tree as deep as it is long, which minijinja walks by
+/// recursion: tens of thousands of links overflowed the stack and aborted the process.
+/// Counted before parsing, such a tag is an error naming its place, on a thread with a
+/// tokio worker's 2 MiB stack.
+#[cfg(feature = "ssr")]
+#[test]
+fn a_tag_too_long_to_parse_is_refused_before_parsing() {
+    let cases: Vec<String> = vec![
+        format!("{{{{ a{} }}}}", ".b".repeat(50_000)),
+        format!("{{{{ a{} }}}}", " ~ a".repeat(50_000)),
+        format!("{{{{ a{} }}}}", " | upper".repeat(50_000)),
+        format!("{{{{ a{} }}}}", "[0]".repeat(50_000)),
+        format!("{{{{{} a }}}}", " not".repeat(50_000)),
+        format!("{{{{{} a }}}}", " -".repeat(50_000)),
+        format!(
+            "line one\n{{% if a{} %}}x{{% endif %}}",
+            " ~ a".repeat(50_000)
+        ),
+        // A string or a dict holding `}}` does not end the tag early.
+        format!("{{{{ '}}}}' {} }}}}", "~ a ".repeat(50_000)),
+        format!("{{{{ {{'k': {{'j': 1}}}} {} }}}}", "~ a ".repeat(50_000)),
+        // A lexing error after the chain: the parser would build the chain first.
+        format!("{{{{ a{} ` }}}}", ".b".repeat(50_000)),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            for (i, source) in cases.iter().enumerate() {
+                let err = detect_variables(&msg(source)).unwrap_err();
+                assert_eq!(err.kind, "tag_too_long", "case {i}: {}", err.message);
+                let err = render_messages(&msg(source), &[], &vals(json!({"a": "x"}))).unwrap_err();
+                assert_eq!(err.reason(), Some("template_tag_too_long"), "case {i}");
+            }
+            assert_eq!(detect_variables(&msg(&cases[6])).unwrap_err().line, Some(2));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // The limit itself: MAX_TAG_TOKENS tokens in a tag parse, one more does not; tags are
+    // counted one by one.
+    let at = |n: usize| format!("{{{{ a{} }}}}", ".b".repeat((n - 1) / 2));
+    assert!(detect_variables(&msg(&at(MAX_TAG_TOKENS - 1))).is_ok());
+    assert_eq!(
+        detect_variables(&msg(&format!(
+            "{{{{ a{} }}}}",
+            ".b".repeat(MAX_TAG_TOKENS / 2)
+        )))
+        .unwrap_err()
+        .kind,
+        "tag_too_long"
+    );
+    assert!(detect_variables(&msg(&at(MAX_TAG_TOKENS - 1).repeat(20))).is_ok());
+}

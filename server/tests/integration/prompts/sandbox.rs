@@ -126,12 +126,34 @@ async fn memory_and_time_are_bounded(app: &TestApp) {
         let res = api.send(M::GET, &format!("/prompts/{id}"), None).await;
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
+        assert!(
+            html.contains("data-testid=\"preview\""),
+            "the editor is on the page"
+        );
         assert_eq!(
             html.contains("data-testid=\"preview-pending\""),
             pending,
             "{id}"
         );
     }
+
+    // A tag too long to parse safely (its tree would be 40,000 deep) is refused at save,
+    // and the server is still there to answer.
+    let deep = format!("{{{{ topic{} }}}}", ".b".repeat(40_000));
+    let res = api
+        .send(
+            M::POST,
+            "/api/v1/prompts/plain/versions",
+            Some({
+                let mut v = version(&deep);
+                v["base_version"] = json!(1);
+                v
+            }),
+        )
+        .await;
+    let err = error_of(res, 400).await;
+    assert_eq!(err["details"]["reason"], "template_tag_too_long", "{err}");
+    api.json(M::GET, "/api/v1/prompts/plain", None, 200).await;
 }
 
 // Past the tests' 64 kB body cap, for the quarter-megabyte variable.
