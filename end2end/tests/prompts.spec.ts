@@ -118,6 +118,10 @@ test('a version page renders and works without JavaScript', async ({ page, javaS
 test('a template with statements is previewed in the browser', async ({ page, javaScriptEnabled }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Leptos reports a hydration mismatch on the console.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await signUp(page);
   const created = await page.request.post('/api/v1/prompts', {
     data: {

@@ -35,7 +35,10 @@ async fn serve_or_seed() -> ExitCode {
         }
     };
     promptlab_server::layers::trace::init(config.log_format);
-    config.template_worker = std::env::current_exe().ok();
+    // `/proc/self/exe` is this process's binary even after an upgrade replaces the file.
+    config.template_worker = Some(std::path::PathBuf::from("/proc/self/exe"))
+        .filter(|p| p.exists())
+        .or_else(|| std::env::current_exe().ok());
     if config.jwt_secret_generated {
         tracing::warn!("JWT_SECRET is not set: using a generated secret, so sessions end when the server restarts");
     }

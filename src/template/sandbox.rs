@@ -15,7 +15,8 @@
 //!   limits its own data to [`WORKER_MEMORY`] (past it an allocation fails and the process
 //!   aborts), and the server kills one that takes longer than [`WORKER_TIME`]. Either is
 //!   the request's `validation_error` (`template_too_much_memory`, `template_too_slow`),
-//!   the worker is replaced, and nothing else notices.
+//!   the worker is replaced, and nothing else notices. Waiting for a free worker is
+//!   bounded by the same time (`rate_limited`, `template_workers_busy`, past it).
 //!
 //! An engine without a worker program (the library's own unit tests) renders everything
 //! in-process, as before.
@@ -103,53 +104,73 @@ impl Sandbox {
         })
         .map_err(|_| Error::internal())?;
         line.push(b'\n');
-        let _slot = self.slots.acquire().await.map_err(|_| Error::internal())?;
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let mut worker = match idle {
-            Some(w) => w,
-            None => Worker::start(program)?,
+        // Waiting for a worker counts against the same time: a user keeping both busy
+        // delays others by at most that, then they are told to retry.
+        let _slot = match tokio::time::timeout(WORKER_TIME, self.slots.acquire()).await {
+            Ok(slot) => slot.map_err(|_| Error::internal())?,
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorCode::RateLimited,
+                    "every template worker is busy; try again shortly",
+                )
+                .with_details(serde_json::json!({ "reason": "template_workers_busy" })))
+            }
         };
-        let outcome = tokio::time::timeout(WORKER_TIME, worker.call(&line)).await;
-        match outcome {
-            Ok(Ok(answer)) => {
-                let answer: std::result::Result<Vec<Message>, Error> =
-                    serde_json::from_str(&answer).map_err(|e| {
+        let mut idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        loop {
+            let reused = idle.is_some();
+            let mut worker = match idle.take() {
+                Some(w) => w,
+                None => Worker::start(program)?,
+            };
+            let outcome = tokio::time::timeout(WORKER_TIME, worker.call(&line)).await;
+            match outcome {
+                Ok(Ok(answer)) => {
+                    let answer: std::result::Result<Vec<Message>, Error> = serde_json::from_str(
+                        &answer,
+                    )
+                    .map_err(|e| {
                         tracing::error!(error = %e, "a template worker's answer does not parse");
                         Error::internal()
                     })?;
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(worker);
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.push(worker);
+                    }
+                    return answer;
                 }
-                answer
-            }
-            Ok(Err(e)) => {
-                // Its answer's pipe closed: the worker has ended, or is about to.
-                let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait())
-                    .await
-                    .ok()
-                    .and_then(|s| s.ok());
-                // A failed allocation aborts the process (SIGABRT).
-                let aborted = status.and_then(|s| s.signal()) == Some(libc::SIGABRT);
-                if !aborted {
+                Ok(Err(e)) => {
+                    // Its answer's pipe closed: the worker has ended, or is about to.
+                    let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait())
+                        .await
+                        .ok()
+                        .and_then(|s| s.ok());
+                    // A failed allocation aborts the process (SIGABRT).
+                    if status.and_then(|s| s.signal()) == Some(libc::SIGABRT) {
+                        tracing::warn!("a template worker ran out of memory");
+                        return Err(refused(
+                            "too_much_memory",
+                            format!("the templates build values larger than {WORKER_MEMORY} bytes"),
+                        ));
+                    }
+                    if reused {
+                        // It had ended while idle (killed from outside): start another.
+                        tracing::warn!(error = %e, ?status, "an idle template worker had ended");
+                        continue;
+                    }
                     tracing::error!(error = %e, ?status, "a template worker failed");
                     return Err(Error::internal());
                 }
-                tracing::warn!("a template worker ran out of memory");
-                Err(refused(
-                    "too_much_memory",
-                    format!("the templates build values larger than {WORKER_MEMORY} bytes"),
-                ))
-            }
-            Err(_) => {
-                tracing::warn!("a template worker took too long and was stopped");
-                let _ = worker.child.start_kill();
-                Err(refused(
-                    "too_slow",
-                    format!(
-                        "the templates take longer than {} s to render",
-                        WORKER_TIME.as_secs()
-                    ),
-                ))
+                Err(_) => {
+                    tracing::warn!("a template worker took too long and was stopped");
+                    let _ = worker.child.start_kill();
+                    return Err(refused(
+                        "too_slow",
+                        format!(
+                            "the templates take longer than {} s to render",
+                            WORKER_TIME.as_secs()
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -223,17 +244,68 @@ pub fn serve() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Limit this process's data to `bytes`, and write no core file when it aborts (one per
+/// refused template, of up to that size, would fill a disk).
 fn limit_memory(bytes: u64) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
-    };
-    // SAFETY: `setrlimit` reads the struct it is given, which lives across the call; it
-    // changes only this process's own limit.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+    for (resource, value) in [(libc::RLIMIT_DATA, bytes), (libc::RLIMIT_CORE, 0)] {
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: `setrlimit` reads the struct it is given, which lives across the call;
+        // it changes only this process's own limits.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::versions::MessageRole;
+
+    fn user(text: &str) -> Vec<Message> {
+        vec![Message {
+            role: MessageRole::User,
+            content: text.into(),
+        }]
+    }
+
+    /// Only what is not plain goes to a worker: with a program that does not exist, a
+    /// plain template still renders (in-process) and any other is an internal error,
+    /// never a rendering in the server's process.
+    #[tokio::test]
+    async fn only_templates_that_are_not_plain_go_to_a_worker() {
+        let sandbox = Sandbox::new(Some("/nonexistent/promptlab-server".into()));
+        let values: serde_json::Map<String, serde_json::Value> =
+            [("topic".to_owned(), serde_json::json!("tides"))]
+                .into_iter()
+                .collect();
+        let out = sandbox
+            .render(&user("About {{ topic }}."), &[], &values)
+            .await
+            .unwrap();
+        assert_eq!(out[0].content, "About tides.");
+        let err = sandbox
+            .render(
+                &user("{% if topic %}About {{ topic }}.{% endif %}"),
+                &[],
+                &values,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InternalError);
+        // Without a program (the library's own tests), everything renders in-process.
+        let out = Sandbox::new(None)
+            .render(
+                &user("{% if topic %}About {{ topic }}.{% endif %}"),
+                &[],
+                &values,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out[0].content, "About tides.");
     }
 }
