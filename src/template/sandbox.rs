@@ -66,6 +66,8 @@ pub struct Sandbox {
     program: Option<PathBuf>,
     idle: Mutex<Vec<Worker>>,
     slots: tokio::sync::Semaphore,
+    /// [`WORKER_TIME`], shorter in tests.
+    time: Duration,
 }
 
 struct Worker {
@@ -81,6 +83,7 @@ impl Sandbox {
             program,
             idle: Mutex::new(Vec::new()),
             slots: tokio::sync::Semaphore::new(WORKERS),
+            time: WORKER_TIME,
         }
     }
 
@@ -106,7 +109,7 @@ impl Sandbox {
         line.push(b'\n');
         // Waiting for a worker counts against the same time: a user keeping both busy
         // delays others by at most that, then they are told to retry.
-        let _slot = match tokio::time::timeout(WORKER_TIME, self.slots.acquire()).await {
+        let _slot = match tokio::time::timeout(self.time, self.slots.acquire()).await {
             Ok(slot) => slot.map_err(|_| Error::internal())?,
             Err(_) => {
                 return Err(Error::new(
@@ -123,7 +126,7 @@ impl Sandbox {
                 Some(w) => w,
                 None => Worker::start(program)?,
             };
-            let outcome = tokio::time::timeout(WORKER_TIME, worker.call(&line)).await;
+            let outcome = tokio::time::timeout(self.time, worker.call(&line)).await;
             match outcome {
                 Ok(Ok(answer)) => {
                     let answer: std::result::Result<Vec<Message>, Error> = serde_json::from_str(
@@ -167,7 +170,7 @@ impl Sandbox {
                         "too_slow",
                         format!(
                             "the templates take longer than {} s to render",
-                            WORKER_TIME.as_secs()
+                            self.time.as_secs_f64()
                         ),
                     ));
                 }
@@ -262,50 +265,4 @@ fn limit_memory(bytes: u64) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::versions::MessageRole;
-
-    fn user(text: &str) -> Vec<Message> {
-        vec![Message {
-            role: MessageRole::User,
-            content: text.into(),
-        }]
-    }
-
-    /// Only what is not plain goes to a worker: with a program that does not exist, a
-    /// plain template still renders (in-process) and any other is an internal error,
-    /// never a rendering in the server's process.
-    #[tokio::test]
-    async fn only_templates_that_are_not_plain_go_to_a_worker() {
-        let sandbox = Sandbox::new(Some("/nonexistent/promptlab-server".into()));
-        let values: serde_json::Map<String, serde_json::Value> =
-            [("topic".to_owned(), serde_json::json!("tides"))]
-                .into_iter()
-                .collect();
-        let out = sandbox
-            .render(&user("About {{ topic }}."), &[], &values)
-            .await
-            .unwrap();
-        assert_eq!(out[0].content, "About tides.");
-        let err = sandbox
-            .render(
-                &user("{% if topic %}About {{ topic }}.{% endif %}"),
-                &[],
-                &values,
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InternalError);
-        // Without a program (the library's own tests), everything renders in-process.
-        let out = Sandbox::new(None)
-            .render(
-                &user("{% if topic %}About {{ topic }}.{% endif %}"),
-                &[],
-                &values,
-            )
-            .await
-            .unwrap();
-        assert_eq!(out[0].content, "About tides.");
-    }
-}
+mod tests;

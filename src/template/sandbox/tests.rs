@@ -1,0 +1,137 @@
+//! The worker pool against worker programs written as shell scripts: answers, ends of
+//! every kind, time limits; and which templates go to a worker at all.
+
+use super::*;
+use crate::versions::MessageRole;
+use std::os::unix::fs::PermissionsExt;
+
+/// A worker program written as a shell script (builtins and absolute paths only: a
+/// worker's environment is cleared), in a directory removed on drop.
+struct Script(PathBuf);
+
+impl Script {
+    fn new(name: &str, body: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("promptlab-sandbox-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self(path)
+    }
+
+    fn sandbox(&self) -> Sandbox {
+        Sandbox {
+            time: Duration::from_millis(500),
+            ..Sandbox::new(Some(self.0.clone()))
+        }
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+const STATEMENT: &str = "{% if topic %}{{ topic }}{% endif %}";
+const ANSWER: &str = r#"{"Ok":[{"role":"user","content":"answered"}]}"#;
+
+async fn render(sandbox: &Sandbox) -> Result<Vec<Message>> {
+    sandbox
+        .render(&user(STATEMENT), &[], &serde_json::Map::new())
+        .await
+}
+
+fn reason(e: &Error) -> Option<&str> {
+    e.details.get("reason").and_then(|r| r.as_str())
+}
+
+/// A worker that ended while idle is replaced and the request answered; one that
+/// aborts is a template that took too much memory; one that exits otherwise is an
+/// internal error.
+#[tokio::test]
+async fn workers_that_end_are_told_apart_and_replaced() {
+    let answers = Script::new(
+        "answers",
+        &format!("while read line; do echo '{ANSWER}'; done"),
+    );
+    let sandbox = answers.sandbox();
+    assert_eq!(render(&sandbox).await.unwrap()[0].content, "answered");
+    let mut idle = sandbox.idle.lock().unwrap().pop().expect("an idle worker");
+    idle.child.start_kill().unwrap();
+    idle.child.wait().await.unwrap();
+    sandbox.idle.lock().unwrap().push(idle);
+    assert_eq!(render(&sandbox).await.unwrap()[0].content, "answered");
+
+    let aborts = Script::new("aborts", "read line; kill -ABRT $$");
+    let err = render(&aborts.sandbox()).await.unwrap_err();
+    assert_eq!(reason(&err), Some("template_too_much_memory"), "{err:?}");
+
+    let exits = Script::new("exits", "read line; exit 3");
+    let err = render(&exits.sandbox()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InternalError, "{err:?}");
+}
+
+/// A worker that does not answer in time is stopped; while every worker is busy, a
+/// request waits at most as long, then is told to retry.
+#[tokio::test]
+async fn slow_workers_are_stopped_and_waiting_is_bounded() {
+    let hangs = Script::new("hangs", "read line; exec /bin/sleep 30");
+    let sandbox = hangs.sandbox();
+    let err = render(&sandbox).await.unwrap_err();
+    assert_eq!(reason(&err), Some("template_too_slow"), "{err:?}");
+    let busy = sandbox.slots.acquire_many(WORKERS as u32).await.unwrap();
+    let err = render(&sandbox).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited, "{err:?}");
+    assert_eq!(reason(&err), Some("template_workers_busy"));
+    drop(busy);
+    assert!(
+        sandbox.idle.lock().unwrap().is_empty(),
+        "stopped workers are not reused"
+    );
+}
+
+fn user(text: &str) -> Vec<Message> {
+    vec![Message {
+        role: MessageRole::User,
+        content: text.into(),
+    }]
+}
+
+/// Only what is not plain goes to a worker: with a program that does not exist, a
+/// plain template still renders (in-process) and any other is an internal error,
+/// never a rendering in the server's process.
+#[tokio::test]
+async fn only_templates_that_are_not_plain_go_to_a_worker() {
+    let sandbox = Sandbox::new(Some("/nonexistent/promptlab-server".into()));
+    let values: serde_json::Map<String, serde_json::Value> =
+        [("topic".to_owned(), serde_json::json!("tides"))]
+            .into_iter()
+            .collect();
+    let out = sandbox
+        .render(&user("About {{ topic }}."), &[], &values)
+        .await
+        .unwrap();
+    assert_eq!(out[0].content, "About tides.");
+    let err = sandbox
+        .render(
+            &user("{% if topic %}About {{ topic }}.{% endif %}"),
+            &[],
+            &values,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InternalError);
+    // Without a program (the library's own tests), everything renders in-process.
+    let out = Sandbox::new(None)
+        .render(
+            &user("{% if topic %}About {{ topic }}.{% endif %}"),
+            &[],
+            &values,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0].content, "About tides.");
+}
