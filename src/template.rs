@@ -30,7 +30,7 @@ mod shape;
 
 pub use shape::is_plain;
 #[cfg(feature = "ssr")]
-pub use shape::MAX_TAG_TOKENS;
+pub use shape::{MAX_ELIFS, MAX_TAG_TOKENS};
 
 /// What went wrong in which message, and where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,13 +1,15 @@
 //! What a template's source shows before it is parsed: whether it only prints text and
 //! variables ([`is_plain`], which the server renders in its own process), and, on the
-//! server, whether any one tag is too long to parse safely ([`check_tags`]).
+//! server, whether any one tag is too long, or an `if` too long a chain, to parse safely
+//! ([`check_tags`]).
 //!
 //! minijinja guards the nesting of statements and parentheses, but a chain within one
 //! expression (`a.b.b.b…`, `a ~ a ~ a…`, `x | f | f…`, `not not not…`) becomes a tree as
 //! deep as it is long, which its code generator, its variable scan and even the tree's
 //! drop walk by recursion: a 10 kB tag of `.b` overflows a 2 MiB thread stack and aborts
-//! the server's process. So a tag has at most [`MAX_TAG_TOKENS`] tokens, counted by
-//! minijinja's own lexer before anything is parsed. The browser's copy of this code has no
+//! the server's process. So is an `{% elif %}` chain: each branch nests the rest one level
+//! deeper. So a tag has at most [`MAX_TAG_TOKENS`] tokens and a template at most
+//! [`MAX_ELIFS`] `elif`s, counted by minijinja's own lexer before anything is parsed. The browser's copy of this code has no
 //! such check (a tab is all it could take down), and the server never stores a template
 //! that would fail it.
 
@@ -79,13 +81,30 @@ fn is_path(expr: &str) -> bool {
 #[cfg(feature = "ssr")]
 pub const MAX_TAG_TOKENS: usize = 500;
 
-/// Refuse a template one of whose tags has more than [`MAX_TAG_TOKENS`] tokens, before it
-/// is parsed. Lexing errors are left for the parser to report: every token before one has
+/// `{% elif %}` branches one template may have. Each nests the rest of its `if` one level
+/// deeper, outside minijinja's guard on nesting: 1,000 overflowed a 2 MiB stack in a
+/// debug build; 300, inside 140 nested blocks and beside a tag of 500 tokens, did not.
+#[cfg(feature = "ssr")]
+pub const MAX_ELIFS: usize = 100;
+
+/// Refuse a template one of whose tags has more than [`MAX_TAG_TOKENS`] tokens, or which
+/// has more than [`MAX_ELIFS`] `elif` branches, before it is parsed. Lexing errors are left for the parser to report: every token before one has
 /// been counted, so the parser stops before anything deep is built.
 #[cfg(feature = "ssr")]
 pub(super) fn check_tags(source: &str, message_index: usize) -> Result<(), super::TemplateError> {
     use minijinja::machinery::{tokenize, Token};
+    let refuse = |span: minijinja::machinery::Span, kind: &str, message: String| {
+        Err(super::TemplateError {
+            message_index,
+            line: Some(usize::from(span.start_line)),
+            column: Some(usize::from(span.start_col) + 1),
+            kind: kind.into(),
+            variable: None,
+            message,
+        })
+    };
     let mut in_tag = 0usize;
+    let mut elifs = 0usize;
     for item in tokenize(source, false, super::syntax()) {
         let Ok((token, span)) = item else {
             return Ok(());
@@ -93,19 +112,24 @@ pub(super) fn check_tags(source: &str, message_index: usize) -> Result<(), super
         match token {
             Token::VariableStart | Token::BlockStart => in_tag = 0,
             Token::VariableEnd | Token::BlockEnd | Token::TemplateData(_) => {}
-            _ => {
+            token => {
                 in_tag += 1;
                 if in_tag > MAX_TAG_TOKENS {
-                    return Err(super::TemplateError {
-                        message_index,
-                        line: Some(usize::from(span.start_line)),
-                        column: Some(usize::from(span.start_col) + 1),
-                        kind: "tag_too_long".into(),
-                        variable: None,
-                        message: format!(
-                            "a tag has more than {MAX_TAG_TOKENS} tokens; split it into smaller ones"
-                        ),
-                    });
+                    return refuse(
+                        span,
+                        "tag_too_long",
+                        format!("a tag has more than {MAX_TAG_TOKENS} tokens; split it into smaller ones"),
+                    );
+                }
+                if in_tag == 1 && matches!(token, Token::Ident("elif")) {
+                    elifs += 1;
+                    if elifs > MAX_ELIFS {
+                        return refuse(
+                            span,
+                            "too_many_branches",
+                            format!("a template has more than {MAX_ELIFS} elif branches"),
+                        );
+                    }
                 }
             }
         }

@@ -390,3 +390,46 @@ fn a_tag_too_long_to_parse_is_refused_before_parsing() {
     );
     assert!(detect_variables(&msg(&at(MAX_TAG_TOKENS - 1).repeat(20))).is_ok());
 }
+
+/// Each `{% elif %}` nests the rest of its `if` one level deeper, outside minijinja's
+/// guard on nesting: a thousand overflowed the stack. At most MAX_ELIFS per template,
+/// wherever they are, with or without whitespace control.
+#[cfg(feature = "ssr")]
+#[test]
+fn too_many_elif_branches_are_refused_before_parsing() {
+    let chain = |n: usize, elif: &str| format!("{{% if a %}}{}{{% endif %}}", elif.repeat(n));
+    let cases = [
+        chain(5_000, "{% elif a %}"),
+        chain(5_000, "{%- elif a -%}"),
+        // Spread over nested ifs, ten to each.
+        format!(
+            "{}{}",
+            format!("{{% if a %}}{}", "{% elif a %}".repeat(10)).repeat(140),
+            "{% endif %}".repeat(140)
+        ),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            for (i, source) in cases.iter().enumerate() {
+                let err = detect_variables(&msg(source)).unwrap_err();
+                assert_eq!(err.kind, "too_many_branches", "case {i}: {}", err.message);
+            }
+            // The limit, at the deepest nesting the parser allows, beside the longest tag.
+            let deepest = format!(
+                "{}{{% if a %}}{}{{{{ a{} }}}}{{% endif %}}{}",
+                "{% if a %}".repeat(140),
+                "{% elif a %}".repeat(MAX_ELIFS),
+                ".b".repeat((MAX_TAG_TOKENS - 1) / 2),
+                "{% endif %}".repeat(140)
+            );
+            assert!(detect_variables(&msg(&deepest)).is_ok());
+            assert!(render_messages(&msg(&deepest), &[], &vals(json!({"a": false}))).is_ok());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // A word `elif` elsewhere is not a branch.
+    let words = format!("{{{{ elif }}}}{}", "elif ".repeat(500));
+    assert!(detect_variables(&msg(&words)).is_ok());
+}

@@ -26,6 +26,7 @@ pub fn error_text(i18n: I18nContext<Locale>, error: &Error) -> String {
         Some("template_too_much_memory") => t_string!(i18n, errors.template_too_much_memory),
         Some("template_too_slow") => t_string!(i18n, errors.template_too_slow),
         Some("template_tag_too_long") => t_string!(i18n, errors.template_tag_too_long),
+        Some("template_too_many_branches") => t_string!(i18n, errors.template_too_many_branches),
         Some("label_invalid") => t_string!(i18n, errors.label_invalid),
         Some("param_invalid") => t_string!(i18n, errors.param_invalid),
         Some("messages_count") => t_string!(i18n, errors.messages_count),
