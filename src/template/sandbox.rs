@@ -261,6 +261,13 @@ fn limit_memory(bytes: u64) -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
     }
+    // A core pattern that pipes to a program ignores RLIMIT_CORE; not being dumpable
+    // skips the dump whatever the pattern.
+    // SAFETY: `prctl(PR_SET_DUMPABLE, 0)` takes plain integers and changes only this
+    // process's own flag.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     Ok(())
 }
 

@@ -425,6 +425,17 @@ fn too_many_elif_branches_are_refused_before_parsing() {
             );
             assert!(detect_variables(&msg(&deepest)).is_ok());
             assert!(render_messages(&msg(&deepest), &[], &vals(json!({"a": false}))).is_ok());
+            // Chains of one level per token, as deep as a tag may be.
+            for link in ["not ", "- "] {
+                let deepest = format!(
+                    "{}{{% if a %}}{}{{{{ {}a }}}}{{% endif %}}{}",
+                    "{% if a %}".repeat(140),
+                    "{% elif a %}".repeat(MAX_ELIFS),
+                    link.repeat(MAX_TAG_TOKENS - 1),
+                    "{% endif %}".repeat(140)
+                );
+                assert!(detect_variables(&msg(&deepest)).is_ok(), "{link}");
+            }
         })
         .unwrap()
         .join()

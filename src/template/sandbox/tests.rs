@@ -65,7 +65,7 @@ async fn workers_that_end_are_told_apart_and_replaced() {
     sandbox.idle.lock().unwrap().push(idle);
     assert_eq!(render(&sandbox).await.unwrap()[0].content, "answered");
 
-    let aborts = Script::new("aborts", "read line; kill -ABRT $$");
+    let aborts = Script::new("aborts", "ulimit -c 0; read line; kill -ABRT $$");
     let err = render(&aborts.sandbox()).await.unwrap_err();
     assert_eq!(reason(&err), Some("template_too_much_memory"), "{err:?}");
 
