@@ -136,3 +136,6 @@ pub(super) fn check_tags(source: &str, message_index: usize) -> Result<(), super
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
