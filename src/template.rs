@@ -1,27 +1,36 @@
-//! The template language: Jinja through minijinja, the same code in the browser (live
-//! preview, variable detection) and on the server (rendering a run), so what you preview
-//! is what runs.
+//! The template language: Jinja through minijinja, run on the server only: a run's
+//! messages, the render endpoint and the editor's live preview (the `prompts/preview`
+//! server function, [`Preview`]) all go through the same code, so what you preview is what
+//! runs, and the browser never runs a template someone else wrote.
 //!
 //! Templates render as plain text (no HTML escaping: they become model input). Undefined
 //! variables are errors that name the variable; syntax errors carry line and column.
 //!
-//! A template is a program its author wrote, run on the server at every run start and
-//! render, and in the browser at every keystroke of the editor. So one rendering of a
-//! version's messages has a budget: [`RENDER_FUEL`] instructions of minijinja's machine
-//! (a loop of loops stops there instead of holding a core for hours) and
-//! [`RENDERED_MAX_BYTES`] of output (a loop that prints a large value stops there instead
-//! of building gigabytes of text). Either is a `validation_error` naming the message.
+//! A template is a program its author wrote, run on the server at every run start, render
+//! and preview. So one rendering of a version's messages has a budget: [`RENDER_FUEL`]
+//! instructions of minijinja's machine (a loop of loops stops there instead of holding a
+//! core for hours) and [`RENDERED_MAX_BYTES`] of output (a loop that prints a large value
+//! stops there instead of building gigabytes of text). Either is a `validation_error`
+//! naming the message.
 //!
 //! That budget does not bound the values a template builds without printing them
 //! (minijinja caps one repetition, `'x' * n`, at 100 MB, but not a concatenation, `~`), nor
-//! the work of one step on a large value. On the server, [`sandbox`] bounds both: a
-//! template that does more than print its variables ([`is_plain`]) renders in a worker
-//! process with a memory ceiling and a time limit.
+//! the work of one step on a large value. [`sandbox`] bounds both: a template that does
+//! more than print its variables ([`is_plain`]) renders in a worker process with a memory
+//! ceiling and a time limit.
+//!
+//! The browser's build keeps the types and the checks that need no engine
+//! ([`TemplateError`], [`Preview`], [`is_identifier`], [`check_kind`]); minijinja is not in
+//! its wasm.
 
 use crate::error::{Error, ErrorCode};
-use crate::versions::{Message, VariableKind, VariableSpec};
+#[cfg(feature = "ssr")]
+use crate::versions::VariableSpec;
+use crate::versions::{Message, VariableKind};
+#[cfg(feature = "ssr")]
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
 use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(feature = "ssr")]
@@ -63,6 +72,17 @@ impl From<TemplateError> for Error {
     }
 }
 
+/// What the editor's live preview shows for the content being edited, worked out on the
+/// server (`prompts/preview`, and the editor's first render).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    /// The variables the templates use, in name order, or why a template does not parse.
+    pub variables: Result<Vec<String>, Error>,
+    /// The messages rendered with the values given and the schema's defaults, or why not
+    /// (the same error as `variables` when a template does not parse).
+    pub rendered: Result<Vec<Message>, Error>,
+}
+
 /// Instructions one rendering of a version's messages may run, all messages together.
 /// A template that prints its text and variables takes a few per variable; a loop over a
 /// thousand items with a few fields, some tens of thousands.
@@ -73,6 +93,7 @@ pub const RENDER_FUEL: u64 = 1_000_000;
 /// values (256 kB) used a dozen times.
 pub const RENDERED_MAX_BYTES: usize = 8 * 1024 * 1024;
 
+#[cfg(feature = "ssr")]
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -81,6 +102,7 @@ fn environment() -> Environment<'static> {
     env
 }
 
+#[cfg(feature = "ssr")]
 /// The template syntax: Jinja's, keeping a template's final newline (the model sees
 /// exactly what was written).
 fn syntax() -> minijinja::syntax::SyntaxConfig {
@@ -90,18 +112,19 @@ fn syntax() -> minijinja::syntax::SyntaxConfig {
         .unwrap_or_default()
 }
 
-/// Parse `source` in `env`, after [`shape::check_tags`] on the server.
+#[cfg(feature = "ssr")]
+/// Parse `source` in `env`, after [`shape::check_tags`].
 fn parse<'env, 'source>(
     env: &'env Environment<'source>,
     source: &'source str,
     message_index: usize,
 ) -> Result<minijinja::Template<'env, 'source>, TemplateError> {
-    #[cfg(feature = "ssr")]
     shape::check_tags(source, message_index)?;
     env.template_from_str(source)
         .map_err(|e| locate(source, &e, message_index, "syntax"))
 }
 
+#[cfg(feature = "ssr")]
 fn locate(source: &str, err: &minijinja::Error, message_index: usize, kind: &str) -> TemplateError {
     let column = err.range().map(|r| {
         let start = r.start.min(source.len());
@@ -129,6 +152,7 @@ pub fn is_identifier(name: &str) -> bool {
         && name.len() <= 64
 }
 
+#[cfg(feature = "ssr")]
 /// The variables one template uses: loop variables and `set` targets excluded, and so are
 /// the language's own functions (`range`, `dict`, `namespace`, `debug`) where the template
 /// calls them. A name of one that is only read (`{% if debug %}`) is a variable, as it
@@ -142,6 +166,7 @@ pub fn template_variables(
     Ok(used_variables(&env, &tmpl, source))
 }
 
+#[cfg(feature = "ssr")]
 /// [`template_variables`] of a template already parsed in `env`.
 fn used_variables(env: &Environment, tmpl: &minijinja::Template, source: &str) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
@@ -153,6 +178,7 @@ fn used_variables(env: &Environment, tmpl: &minijinja::Template, source: &str) -
     names
 }
 
+#[cfg(feature = "ssr")]
 /// True when `source` has `name` followed by an opening parenthesis (spaces between
 /// allowed), as a whole word.
 fn calls(source: &str, name: &str) -> bool {
@@ -164,6 +190,7 @@ fn calls(source: &str, name: &str) -> bool {
     })
 }
 
+#[cfg(feature = "ssr")]
 /// The variables all messages use, in name order.
 pub fn detect_variables(messages: &[Message]) -> Result<BTreeSet<String>, TemplateError> {
     let mut all = BTreeSet::new();
@@ -193,6 +220,7 @@ pub fn check_kind(name: &str, kind: VariableKind, value: &serde_json::Value) -> 
     }
 }
 
+#[cfg(feature = "ssr")]
 /// Render every message with `values`, filling gaps from the schema's defaults.
 ///
 /// A variable the templates use that has neither a value nor a default is an error naming
@@ -271,6 +299,7 @@ pub fn render_messages(
     Ok(rendered)
 }
 
+#[cfg(feature = "ssr")]
 /// Rendered text that refuses to grow past its room.
 struct Bounded {
     text: Vec<u8>,
@@ -278,6 +307,7 @@ struct Bounded {
     full: bool,
 }
 
+#[cfg(feature = "ssr")]
 impl std::io::Write for Bounded {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.text.len() + buf.len() > self.room {
@@ -293,5 +323,5 @@ impl std::io::Write for Bounded {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests;

@@ -2,9 +2,9 @@
 //! messages (role + template), model parameters and variable schema; the content hash
 //! (SHA-256 of its canonical JSON) identifies identical content across saves.
 //!
-//! Everything here is wasm-safe: the editor validates and hashes in the browser with the
-//! same code the server uses. The checks on content and notes live in `checks`, storage in
-//! `service` (ssr).
+//! The types, the hash and [`schema_for`] are wasm-safe: the editor shares them. The
+//! checks on content and notes live in `checks` (a content's full check parses its
+//! templates, so it runs on the server only), storage in `service` (ssr).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,8 @@ pub mod service;
 
 pub use checks::parse_note;
 pub(crate) use checks::validate_params;
+#[cfg(feature = "ssr")]
+pub(crate) use checks::{check_messages, check_schema_size};
 
 /// Most messages one version may hold.
 pub const MAX_MESSAGES: usize = 50;
@@ -107,6 +109,26 @@ pub struct VariableSpec {
 
 fn yes() -> bool {
     true
+}
+
+/// The schema of the variables `used` (in that order): each one's spec from `declared`
+/// when there is one, else a required string. The editor's variables panel and its save
+/// show and store this, and the preview renders with it.
+pub fn schema_for(used: &[String], declared: &[VariableSpec]) -> Vec<VariableSpec> {
+    used.iter()
+        .map(|name| {
+            declared
+                .iter()
+                .find(|s| &s.name == name)
+                .cloned()
+                .unwrap_or(VariableSpec {
+                    name: name.clone(),
+                    kind: VariableKind::String,
+                    required: true,
+                    default: None,
+                })
+        })
+        .collect()
 }
 
 /// The content of a version: what is hashed, compared and run.

@@ -112,10 +112,11 @@ test('a version page renders and works without JavaScript', async ({ page, javaS
   await expect(page).toHaveURL(new RegExp(`/prompts/${id}/versions/1$`));
 });
 
-// A template with statements is not run by the server for the editor's preview (it would
-// run in a worker process there: promptlab::template::sandbox); the page says the preview
-// waits, and the browser renders it once hydrated, without a hydration error.
-test('a template with statements is previewed in the browser', async ({ page, javaScriptEnabled }) => {
+// The editor's preview comes from the server, which runs templates in its sandbox; the
+// browser runs none. A template with statements is previewed on the page as served (with
+// or without JavaScript), follows the values typed once hydrated, without a hydration
+// error, and a memory bomb typed into the editor is refused while the tab carries on.
+test('templates are previewed by the server', async ({ page, javaScriptEnabled }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   // Leptos reports a hydration mismatch on the console.
@@ -128,20 +129,26 @@ test('a template with statements is previewed in the browser', async ({ page, ja
       name: `statements-${unique()}`,
       content: {
         messages: [{ role: 'user', content: '{% if topic %}About {{ topic | upper }}.{% endif %}' }],
-        variables: [{ name: 'topic', kind: 'string', required: true }],
+        variables: [{ name: 'topic', kind: 'string', required: true, default: 'waves' }],
       },
     },
   });
   expect(created.status()).toBe(201);
   const { id } = await created.json();
   await page.goto(`/prompts/${id}`);
+  await expect(page.getByTestId('preview')).toContainText('About WAVES.');
   if (!javaScriptEnabled) {
-    await expect(page.getByTestId('preview-pending')).toBeVisible();
     return;
   }
   await hydrated(page);
-  await expect(page.getByTestId('preview-pending')).toHaveCount(0);
   await page.getByTestId('value-topic').fill('tides');
   await expect(page.getByTestId('preview')).toContainText('About TIDES.');
+
+  // A megabyte doubled twelve times: the server refuses it, the page still answers.
+  const bomb = '{% set a = topic * 1000000 %}' + '{% set a = a ~ a %}'.repeat(12) + '{{ a | length }}';
+  await page.getByTestId('message-0').fill(bomb);
+  await expect(page.getByTestId('preview').locator('[data-reason="template_too_much_memory"]')).toBeVisible();
+  await page.getByTestId('message-0').fill('Back to {{ topic }}.');
+  await expect(page.getByTestId('preview')).toContainText('Back to tides.');
   expect(errors).toEqual([]);
 });

@@ -63,8 +63,8 @@ test.describe('hydrated', () => {
     expect(created.status()).toBe(201);
     const prompt = (await created.json()).id;
 
-    // The editor, loaded directly: its chunk (with the template engine) comes with it, and
-    // the live preview runs in the browser.
+    // The editor, loaded directly: its chunks come with it, and the live preview (which
+    // the server renders) follows the values typed.
     seen.length = 0;
     await page.goto(`/prompts/${prompt}`);
     await hydrated(page);

@@ -21,7 +21,7 @@
 //! An engine without a worker program (the library's own unit tests) renders everything
 //! in-process, as before.
 
-use super::render_messages;
+use super::{render_messages, Preview};
 use crate::error::{Error, ErrorCode, Result};
 use crate::versions::{Message, VariableSpec};
 use serde::{Deserialize, Serialize};
@@ -85,6 +85,38 @@ impl Sandbox {
             slots: tokio::sync::Semaphore::new(WORKERS),
             time: WORKER_TIME,
         }
+    }
+
+    /// What the editor's live preview shows: the variables `messages` use, and the
+    /// messages rendered as [`Self::render`] renders them for a run, with the schema
+    /// [`crate::versions::schema_for`] makes of those variables and the specs `declared`
+    /// so far. A template that does not parse is the preview's error, not the call's; the
+    /// call's are for input past a version's limits.
+    pub async fn preview(
+        &self,
+        messages: &[Message],
+        declared: &[VariableSpec],
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Preview> {
+        crate::versions::check_messages(messages)?;
+        crate::versions::check_schema_size(declared)?;
+        crate::runs::check_variable_values(values)?;
+        let used: Vec<String> = match super::detect_variables(messages) {
+            Ok(used) => used.into_iter().collect(),
+            Err(e) => {
+                let e = Error::from(e);
+                return Ok(Preview {
+                    variables: Err(e.clone()),
+                    rendered: Err(e),
+                });
+            }
+        };
+        let schema = crate::versions::schema_for(&used, declared);
+        let rendered = self.render(messages, &schema, values).await;
+        Ok(Preview {
+            variables: Ok(used),
+            rendered,
+        })
     }
 
     /// [`render_messages`], in a worker unless every message is plain.

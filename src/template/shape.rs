@@ -9,9 +9,9 @@
 //! drop walk by recursion: a 10 kB tag of `.b` overflows a 2 MiB thread stack and aborts
 //! the server's process. So is an `{% elif %}` chain: each branch nests the rest one level
 //! deeper. So a tag has at most [`MAX_TAG_TOKENS`] tokens and a template at most
-//! [`MAX_ELIFS`] `elif`s, counted by minijinja's own lexer before anything is parsed. The browser's copy of this code has no
-//! such check (a tab is all it could take down), and the server never stores a template
-//! that would fail it.
+//! [`MAX_ELIFS`] `elif`s, counted by minijinja's own lexer before anything is parsed, and
+//! before every preview: the server never parses, stores or previews a template that would
+//! fail it, and the browser runs no template at all.
 
 /// True when a template only prints text and variables: no statement (`{% %}`), comment,
 /// filter, operator, call or literal, only `{{ name }}` with attributes and indexes of at

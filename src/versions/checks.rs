@@ -1,60 +1,21 @@
 //! The checks on what a save brings: a version's content (message count and size,
 //! model parameters, the variable schema, templates that parse) and its commit note. Run
-//! on the server before anything is stored and in the browser as the editor validates.
+//! on the server before anything is stored.
 
-use super::{ModelParams, VersionContent, MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS};
+#[cfg(feature = "ssr")]
+use super::{Message, VariableSpec, VersionContent, MAX_MESSAGES, MAX_MESSAGE_BYTES};
+use super::{ModelParams, MAX_NOTE_CHARS};
 use crate::error::{Error, Result};
 
+#[cfg(feature = "ssr")]
 impl VersionContent {
     /// Check limits, parameters, templates and the schema; return the canonical form
-    /// (variable specs sorted by name) that is stored and hashed.
+    /// (variable specs sorted by name) that is stored and hashed. Server only: the
+    /// templates are parsed.
     pub fn validate(mut self) -> Result<Self> {
-        if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
-            return Err(Error::invalid_field(
-                "messages",
-                "messages_count",
-                format!("a version has 1 to {MAX_MESSAGES} messages"),
-            ));
-        }
-        if let Some(i) = self
-            .messages
-            .iter()
-            .position(|m| m.content.len() > MAX_MESSAGE_BYTES)
-        {
-            return Err(Error::invalid_field(
-                &format!("messages[{i}].content"),
-                "message_too_long",
-                format!("a message has at most {MAX_MESSAGE_BYTES} bytes"),
-            ));
-        }
+        check_messages(&self.messages)?;
         validate_params(&self.params)?;
-        if self.variables.len() > crate::runs::MAX_VARIABLES {
-            return Err(Error::invalid_field(
-                "variables",
-                "variables_count",
-                format!(
-                    "a version declares at most {} variables",
-                    crate::runs::MAX_VARIABLES
-                ),
-            ));
-        }
-        let defaults: Vec<_> = self
-            .variables
-            .iter()
-            .filter_map(|v| v.default.as_ref())
-            .collect();
-        if serde_json::to_vec(&defaults).map_or(usize::MAX, |j| j.len())
-            > crate::runs::MAX_VARIABLES_BYTES
-        {
-            return Err(Error::invalid_field(
-                "variables",
-                "variables_too_large",
-                format!(
-                    "default values are at most {} bytes of JSON",
-                    crate::runs::MAX_VARIABLES_BYTES
-                ),
-            ));
-        }
+        check_schema_size(&self.variables)?;
         // Every template must parse.
         crate::template::detect_variables(&self.messages)?;
         self.variables.sort_by(|a, b| a.name.cmp(&b.name));
@@ -79,6 +40,61 @@ impl VersionContent {
         }
         Ok(self)
     }
+}
+
+/// How many messages there are (1 to [`MAX_MESSAGES`]) and how long each is.
+#[cfg(feature = "ssr")]
+pub(crate) fn check_messages(messages: &[Message]) -> Result<()> {
+    if messages.is_empty() || messages.len() > MAX_MESSAGES {
+        return Err(Error::invalid_field(
+            "messages",
+            "messages_count",
+            format!("a version has 1 to {MAX_MESSAGES} messages"),
+        ));
+    }
+    if let Some(i) = messages
+        .iter()
+        .position(|m| m.content.len() > MAX_MESSAGE_BYTES)
+    {
+        return Err(Error::invalid_field(
+            &format!("messages[{i}].content"),
+            "message_too_long",
+            format!("a message has at most {MAX_MESSAGE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// How many variables a schema declares, and how large its default values are.
+#[cfg(feature = "ssr")]
+pub(crate) fn check_schema_size(variables: &[VariableSpec]) -> Result<()> {
+    if variables.len() > crate::runs::MAX_VARIABLES {
+        return Err(Error::invalid_field(
+            "variables",
+            "variables_count",
+            format!(
+                "a version declares at most {} variables",
+                crate::runs::MAX_VARIABLES
+            ),
+        ));
+    }
+    let defaults: Vec<_> = variables
+        .iter()
+        .filter_map(|v| v.default.as_ref())
+        .collect();
+    if serde_json::to_vec(&defaults).map_or(usize::MAX, |j| j.len())
+        > crate::runs::MAX_VARIABLES_BYTES
+    {
+        return Err(Error::invalid_field(
+            "variables",
+            "variables_too_large",
+            format!(
+                "default values are at most {} bytes of JSON",
+                crate::runs::MAX_VARIABLES_BYTES
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn validate_params(p: &ModelParams) -> Result<()> {

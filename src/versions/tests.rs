@@ -173,3 +173,36 @@ fn unknown_fields_in_content_are_refused_at_every_level() {
         assert!(serde_json::from_value::<VersionContent>(content.into()).is_err());
     }
 }
+
+#[test]
+fn a_schema_covers_exactly_the_variables_used() {
+    let declared = vec![
+        VariableSpec {
+            name: "old".into(),
+            kind: VariableKind::Json,
+            required: false,
+            default: None,
+        },
+        VariableSpec {
+            name: "topic".into(),
+            kind: VariableKind::Number,
+            required: false,
+            default: Some(serde_json::json!(3)),
+        },
+    ];
+    let used = vec!["audience".to_owned(), "topic".to_owned()];
+    let schema = schema_for(&used, &declared);
+    assert_eq!(
+        schema,
+        vec![
+            VariableSpec {
+                name: "audience".into(),
+                kind: VariableKind::String,
+                required: true,
+                default: None,
+            },
+            declared[1].clone(),
+        ]
+    );
+    assert!(schema_for(&[], &declared).is_empty());
+}

@@ -82,7 +82,7 @@ pub fn ErrorNotice(#[prop(into)] error: Signal<Option<Error>>) -> impl IntoView 
     move || {
         error.get().map(|e| {
             view! {
-                <p class="notice notice-error" role="alert" data-code=e.code.as_str()>
+                <p class="notice notice-error" role="alert" data-code=e.code.as_str() data-reason=e.reason().map(str::to_owned)>
                     {error_text(i18n, &e)}
                 </p>
             }

@@ -1,6 +1,12 @@
 //! The prompt editor: messages (with highlighted variables), the variables panel derived
-//! from the templates, model parameters, a live preview rendered in the browser by the
-//! engine's template code, and saving a new version (button or Ctrl/Cmd+S).
+//! from the templates, model parameters, a live preview, and saving a new version (button
+//! or Ctrl/Cmd+S).
+//!
+//! The server works out the variables and the preview (`prompts/preview`): templates are
+//! programs, and the browser runs none, so a collaborator's template cannot take down the
+//! tab of whoever opens it, and the template engine is not in the wasm. The page comes with
+//! the first preview; after that the editor asks again a moment after the last change, and
+//! shows only the answer to its latest question.
 
 use super::error_notice::ErrorNotice;
 use super::params_form::ParamsForm;
@@ -10,11 +16,8 @@ use super::variable_row::VariableRow;
 use crate::functions::prompts::SavePromptVersion;
 use crate::i18n::*;
 use leptos::prelude::*;
-use promptlab::template::{detect_variables, is_plain, render_messages};
-use promptlab::versions::{
-    Message, MessageRole, SaveVersion, VariableKind, VariableSpec, VersionContent,
-};
-use promptlab::Error;
+use promptlab::template::Preview;
+use promptlab::versions::{schema_for, Message, MessageRole, SaveVersion, VersionContent};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -40,6 +43,8 @@ pub fn blank_content() -> VersionContent {
 pub fn PromptEditor(
     prompt_id: Uuid,
     initial: VersionContent,
+    /// The server's preview of `initial` with no values.
+    preview: Preview,
     base: i32,
     on_saved: Callback<i32>,
     /// Called when a run started here ends.
@@ -54,41 +59,16 @@ pub fn PromptEditor(
     let values = RwSignal::new(Map::<String, Value>::new());
     let raw_values = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
 
-    let detected = Memo::new(move |_| content.with(|c| detect_variables(&c.messages)));
+    let latest = RwSignal::new(preview);
+    // Waiting for the answer to a change.
+    let pending = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    ask_for_previews(content, values, latest, pending);
+    let detected = Memo::new(move |_| latest.with(|p| p.variables.clone()));
     // The schema: one spec per variable used now (kept from the saved schema when known).
     let specs = Memo::new(move |_| {
-        let used = detected.get().unwrap_or_default();
-        content.with(|c| {
-            used.iter()
-                .map(|name| {
-                    c.variables
-                        .iter()
-                        .find(|s| &s.name == name)
-                        .cloned()
-                        .unwrap_or(VariableSpec {
-                            name: name.clone(),
-                            kind: VariableKind::String,
-                            required: true,
-                            default: None,
-                        })
-                })
-                .collect::<Vec<_>>()
-        })
-    });
-    // The server renders this page but runs no template here that does more than print
-    // its variables (those run in a worker process: `promptlab::template::sandbox`), so
-    // such a version's preview waits for the browser. Hydration starts from the same
-    // state the server rendered; the effect then runs in the browser only.
-    let in_browser = RwSignal::new(false);
-    Effect::new(move |_| in_browser.set(true));
-    let preview = Memo::new(move |_| -> Option<Result<Vec<Message>, Error>> {
-        let plain = || content.with(|c| c.messages.iter().all(|m| is_plain(&m.content)));
-        if !in_browser.get() && !plain() {
-            return None;
-        }
-        Some(detected.get().map_err(Error::from).and_then(|_| {
-            content.with(|c| values.with(|v| render_messages(&c.messages, &specs.get(), v)))
-        }))
+        let used = detected.with(|d| d.clone().unwrap_or_default());
+        content.with(|c| schema_for(&used, &c.variables))
     });
 
     let save = ServerAction::<SavePromptVersion>::new();
@@ -193,7 +173,6 @@ pub fn PromptEditor(
                     {t!(i18n, editor.add_message)}
                 </button>
                 {move || detected.get().err().map(|e| {
-                    let e = Error::from(e);
                     view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }
                 })}
             </section>
@@ -215,10 +194,9 @@ pub fn PromptEditor(
 
             <section class="card">
                 <h2>{t!(i18n, editor.preview)}</h2>
-                <div class="preview" data-testid="preview">
-                    {move || match preview.get() {
-                        None => view! { <p class="muted" data-testid="preview-pending">{t!(i18n, editor.preview_pending)}</p> }.into_any(),
-                        Some(Ok(messages)) => messages
+                <div class="preview" data-testid="preview" aria-busy=move || pending.get().to_string()>
+                    {move || match latest.with(|p| p.rendered.clone()) {
+                        Ok(messages) => messages
                             .into_iter()
                             .map(|m| view! {
                                 <div class="preview-message">
@@ -228,7 +206,7 @@ pub fn PromptEditor(
                             })
                             .collect_view()
                             .into_any(),
-                        Some(Err(e)) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }}
                 </div>
             </section>
@@ -256,4 +234,54 @@ pub fn PromptEditor(
             <RunPanel prompt_id base content values on_finished=on_ran catalog=providers/>
         </div>
     }
+}
+
+/// How long the editor waits after a change before it asks for a preview: typing asks once.
+#[cfg(feature = "hydrate")]
+const PREVIEW_DELAY: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// Ask the server for the preview of what is being edited, [`PREVIEW_DELAY`] after the
+/// last change to the messages, the declared variables or the preview's values. An answer
+/// to an older question than the latest is dropped. An error of the call itself (the
+/// server unreachable, every template worker busy) shows in the preview, and the
+/// variables stay as last known.
+#[cfg(feature = "hydrate")]
+fn ask_for_previews(
+    content: RwSignal<VersionContent>,
+    values: RwSignal<Map<String, Value>>,
+    latest: RwSignal<Preview>,
+    pending: RwSignal<bool>,
+) {
+    use crate::functions::prompts::preview_prompt;
+    let input = Memo::new(move |_| content.with(|c| (c.messages.clone(), c.variables.clone())));
+    let asked = StoredValue::new(0u64);
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |ran: Option<()>| {
+        let (messages, schema) = input.get();
+        let values = values.get();
+        if let Some(t) = timer.get_value() {
+            t.clear();
+        }
+        // The page came with the preview of what hydration starts from.
+        if ran.is_none() {
+            return;
+        }
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        pending.set(true);
+        let ask = move || {
+            leptos::task::spawn_local(async move {
+                let answer = preview_prompt(messages, schema, values).await;
+                if asked.get_value() != n {
+                    return;
+                }
+                pending.set(false);
+                match answer {
+                    Ok(preview) => latest.set(preview),
+                    Err(e) => latest.update(|p| p.rendered = Err(e)),
+                }
+            })
+        };
+        timer.set_value(set_timeout_with_handle(ask, PREVIEW_DELAY).ok());
+    });
 }

@@ -6,8 +6,9 @@ use super::strict::StrictJson;
 use leptos::prelude::*;
 use promptlab::labels::{Label, LabelEvent};
 use promptlab::prompts::{Page, Prompt};
+use promptlab::template::Preview;
 use promptlab::versions::diff::VersionDiff;
-use promptlab::versions::{SaveOutcome, SaveVersion, Version};
+use promptlab::versions::{Message, SaveOutcome, SaveVersion, VariableSpec, Version};
 use promptlab::Error;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -24,6 +25,9 @@ pub struct Workspace {
     pub providers: Vec<promptlab::runs::ProviderInfo>,
     /// The prompt's latest runs, newest first.
     pub recent_runs: Vec<promptlab::runs::RunSummary>,
+    /// The editor's first preview, of the latest version (or a blank one) with no values;
+    /// only when asked for.
+    pub preview: Option<Preview>,
 }
 
 /// How many runs the prompt page lists.
@@ -79,8 +83,9 @@ pub async fn create_prompt(
     Ok(prompt)
 }
 
+/// Everything the prompt page shows; with `preview`, also the editor's first preview.
 #[server(prefix = "/api", endpoint = "prompts/workspace")]
-pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
+pub async fn prompt_workspace(id: Uuid, preview: bool) -> Result<Workspace, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;
     let who = require_caller(&engine).await?;
@@ -100,6 +105,28 @@ pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
     let recent_runs = promptlab::runs::service::recent_for_prompt(&engine, &who, id, RECENT_RUNS)
         .await
         .map_err(fail)?;
+    let preview = if preview {
+        let content = versions
+            .first()
+            .map(|v| v.content.clone())
+            .unwrap_or_else(crate::components::prompt_editor::blank_content);
+        let empty = serde_json::Map::new();
+        Some(
+            match engine
+                .templates()
+                .preview(&content.messages, &content.variables, &empty)
+                .await
+            {
+                Ok(preview) => preview,
+                Err(e) => Preview {
+                    variables: Err(e.clone()),
+                    rendered: Err(e),
+                },
+            },
+        )
+    } else {
+        None
+    };
     Ok(Workspace {
         prompt,
         versions,
@@ -107,14 +134,50 @@ pub async fn prompt_workspace(id: Uuid) -> Result<Workspace, Error> {
         history,
         providers: engine.providers().catalog(),
         recent_runs,
+        preview,
     })
 }
 
+/// The editor's live preview of `messages` being edited, with the variable specs declared
+/// so far and the values typed for the preview: which variables the templates use, and
+/// the messages as a run would render them. Templates run on the server only, in its
+/// sandbox (`promptlab::template::sandbox`), never in the browser.
+#[server(prefix = "/api", endpoint = "prompts/preview", input = StrictJson)]
+pub async fn preview_prompt(
+    messages: Vec<Message>,
+    schema: Vec<VariableSpec>,
+    values: serde_json::Map<String, serde_json::Value>,
+) -> Result<Preview, Error> {
+    use super::context::{engine, fail, require_caller};
+    let engine = engine()?;
+    require_caller(&engine).await?;
+    engine
+        .templates()
+        .preview(&messages, &schema, &values)
+        .await
+        .map_err(fail)
+}
+
+/// Save the editor's content as a new version. Its variable schema is made here from the
+/// variables the templates use ([`promptlab::versions::schema_for`]), keeping the specs the
+/// editor sends: a save made before the preview answered stores the same schema as one
+/// made after.
 #[server(prefix = "/api", endpoint = "prompts/save", input = StrictJson)]
 pub async fn save_prompt_version(prompt_id: Uuid, save: SaveVersion) -> Result<SaveOutcome, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;
     let who = require_caller(&engine).await?;
+    let mut save = save;
+    // A template that does not parse is refused by the save itself, with its place.
+    let messages = &save.content.messages;
+    let within_limits = messages.len() <= promptlab::versions::MAX_MESSAGES
+        && messages
+            .iter()
+            .all(|m| m.content.len() <= promptlab::versions::MAX_MESSAGE_BYTES);
+    if let Some(Ok(used)) = within_limits.then(|| promptlab::template::detect_variables(messages)) {
+        let used: Vec<String> = used.into_iter().collect();
+        save.content.variables = promptlab::versions::schema_for(&used, &save.content.variables);
+    }
     promptlab::versions::service::save(engine.db(), &who, prompt_id, save)
         .await
         .map_err(fail)

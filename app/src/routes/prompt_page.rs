@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use promptlab::template::Preview;
 use promptlab::Error;
 use uuid::Uuid;
 
@@ -27,9 +28,9 @@ pub fn prompt_id_param() -> Signal<Result<Uuid, Error>> {
 
 async fn load(
     id: Result<Uuid, Error>,
-    _tick: u32,
+    preview: bool,
 ) -> Result<crate::functions::prompts::Workspace, Error> {
-    prompt_workspace(id?).await
+    prompt_workspace(id?, preview).await
 }
 
 #[component]
@@ -37,9 +38,9 @@ pub fn PromptPage() -> impl IntoView {
     let i18n = use_i18n();
     let id = prompt_id_param();
     // The editor is built once from the first load; the history reloads after each save.
-    let initial = Resource::new_blocking(move || id.get(), |id| load(id, 0));
+    let initial = Resource::new_blocking(move || id.get(), |id| load(id, true));
     let tick = RwSignal::new(0u32);
-    let side = Resource::new(move || (id.get(), tick.get()), |(id, t)| load(id, t));
+    let side = Resource::new(move || (id.get(), tick.get()), |(id, _)| load(id, false));
     let trash = ServerAction::<TrashPrompt>::new();
     let runs_tick = RwSignal::new(0u32);
     view! {
@@ -54,6 +55,10 @@ pub fn PromptPage() -> impl IntoView {
                         let base = prompt.latest_version;
                         let first_side = ws.clone();
                         let recent = ws.recent_runs.clone();
+                        let preview = ws.preview.clone().unwrap_or(Preview {
+                            variables: Ok(Vec::new()),
+                            rendered: Ok(Vec::new()),
+                        });
                         view! {
                             <Title text=prompt.name.clone()/>
                             <div class="page-head">
@@ -73,7 +78,7 @@ pub fn PromptPage() -> impl IntoView {
                             {prompt.deleted_at.is_some().then(|| view! { <p class="notice">{t!(i18n, prompts.in_trash)}</p> })}
                             {(base == 0).then(|| view! { <p class="muted">{t!(i18n, prompts.no_versions)}</p> })}
                             <div class="two-col wide">
-                                <PromptEditor prompt_id=pid initial=content base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1)) providers=ws.providers.clone()/>
+                                <PromptEditor prompt_id=pid initial=content preview base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1)) providers=ws.providers.clone()/>
                                 <div class="side">
                                     <Transition fallback=move || view! { <VersionHistory workspace=first_side.clone()/> }>
                                         {move || Suspend::new(async move {

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod crud;
+mod preview;
 mod sandbox;
 mod versions;
 
