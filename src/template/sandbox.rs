@@ -16,7 +16,9 @@
 //!   aborts), and the server kills one that takes longer than [`WORKER_TIME`]. Either is
 //!   the request's `validation_error` (`template_too_much_memory`, `template_too_slow`),
 //!   the worker is replaced, and nothing else notices. Waiting for a free worker is
-//!   bounded by the same time (`rate_limited`, `template_workers_busy`, past it).
+//!   bounded by the same time (`rate_limited`, `template_workers_busy`, past it), and one
+//!   user's renderings take turns for one worker, so a user whose template grinds (or
+//!   whose editor keeps asking for its preview) leaves the other free for everyone else.
 //!
 //! An engine without a worker program (the library's own unit tests) renders everything
 //! in-process, as before.
@@ -25,13 +27,15 @@ use super::{render_messages, Preview};
 use crate::error::{Error, ErrorCode, Result};
 use crate::versions::{Message, VariableSpec};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use uuid::Uuid;
 
 /// The data (heap and anonymous mappings) a worker may hold: a version's largest messages
 /// (5 MB), its variables (256 kB) and the largest rendering (8 MiB) many times over.
@@ -66,6 +70,9 @@ pub struct Sandbox {
     program: Option<PathBuf>,
     idle: Mutex<Vec<Worker>>,
     slots: tokio::sync::Semaphore,
+    /// One user's renderings in workers go one at a time: an entry per user with one
+    /// rendering or more waiting or under way.
+    users: Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
     /// [`WORKER_TIME`], shorter in tests.
     time: Duration,
 }
@@ -83,8 +90,20 @@ impl Sandbox {
             program,
             idle: Mutex::new(Vec::new()),
             slots: tokio::sync::Semaphore::new(WORKERS),
+            users: Mutex::new(HashMap::new()),
             time: WORKER_TIME,
         }
+    }
+
+    /// The one-at-a-time slot of `who`, made when first needed; the slots no rendering
+    /// holds or waits for are dropped here too.
+    fn user_slot(&self, who: Uuid) -> Arc<tokio::sync::Semaphore> {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users.retain(|_, slot| Arc::strong_count(slot) > 1);
+        users
+            .entry(who)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+            .clone()
     }
 
     /// What the editor's live preview shows: the variables `messages` use, and the
@@ -94,6 +113,7 @@ impl Sandbox {
     /// call's are for input past a version's limits.
     pub async fn preview(
         &self,
+        who: Uuid,
         messages: &[Message],
         declared: &[VariableSpec],
         values: &serde_json::Map<String, serde_json::Value>,
@@ -112,16 +132,17 @@ impl Sandbox {
             }
         };
         let schema = crate::versions::schema_for(&used, declared);
-        let rendered = self.render(messages, &schema, values).await;
+        let rendered = self.render(who, messages, &schema, values).await;
         Ok(Preview {
             variables: Ok(used),
             rendered,
         })
     }
 
-    /// [`render_messages`], in a worker unless every message is plain.
+    /// [`render_messages`] for the user `who`, in a worker unless every message is plain.
     pub async fn render(
         &self,
+        who: Uuid,
         messages: &[Message],
         schema: &[VariableSpec],
         values: &serde_json::Map<String, serde_json::Value>,
@@ -139,17 +160,19 @@ impl Sandbox {
         })
         .map_err(|_| Error::internal())?;
         line.push(b'\n');
-        // Waiting for a worker counts against the same time: a user keeping both busy
-        // delays others by at most that, then they are told to retry.
-        let _slot = match tokio::time::timeout(self.time, self.slots.acquire()).await {
+        // Waiting is bounded by the same time as rendering, then the request is told to
+        // retry. A user waits for their own previous rendering first, so no one user
+        // holds more than one worker: the others stay free for everyone else.
+        let waited = tokio::time::Instant::now();
+        let mine = self.user_slot(who);
+        let _mine = match tokio::time::timeout(self.time, mine.acquire_owned()).await {
+            Ok(permit) => permit.map_err(|_| Error::internal())?,
+            Err(_) => return Err(busy()),
+        };
+        let left = self.time.saturating_sub(waited.elapsed());
+        let _slot = match tokio::time::timeout(left, self.slots.acquire()).await {
             Ok(slot) => slot.map_err(|_| Error::internal())?,
-            Err(_) => {
-                return Err(Error::new(
-                    ErrorCode::RateLimited,
-                    "every template worker is busy; try again shortly",
-                )
-                .with_details(serde_json::json!({ "reason": "template_workers_busy" })))
-            }
+            Err(_) => return Err(busy()),
         };
         let mut idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         loop {
@@ -209,6 +232,15 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// Every worker this request may use is busy past the time allowed.
+fn busy() -> Error {
+    Error::new(
+        ErrorCode::RateLimited,
+        "every template worker is busy; try again shortly",
+    )
+    .with_details(serde_json::json!({ "reason": "template_workers_busy" }))
 }
 
 /// A refusal of the templates as a whole (no one message is to blame).

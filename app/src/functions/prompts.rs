@@ -114,7 +114,7 @@ pub async fn prompt_workspace(id: Uuid, preview: bool) -> Result<Workspace, Erro
         Some(
             match engine
                 .templates()
-                .preview(&content.messages, &content.variables, &empty)
+                .preview(who.user.id, &content.messages, &content.variables, &empty)
                 .await
             {
                 Ok(preview) => preview,
@@ -150,10 +150,10 @@ pub async fn preview_prompt(
 ) -> Result<Preview, Error> {
     use super::context::{engine, fail, require_caller};
     let engine = engine()?;
-    require_caller(&engine).await?;
+    let who = require_caller(&engine).await?;
     engine
         .templates()
-        .preview(&messages, &schema, &values)
+        .preview(who.user.id, &messages, &schema, &values)
         .await
         .map_err(fail)
 }

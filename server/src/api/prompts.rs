@@ -344,6 +344,7 @@ async fn render(
         .engine
         .templates()
         .render(
+            who.user.id,
             &version.content.messages,
             &version.content.variables,
             &body.variables,

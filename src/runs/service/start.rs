@@ -61,7 +61,12 @@ pub async fn start(
         .get(&resolved.provider, &resolved.model)?;
     let messages = engine
         .templates()
-        .render(&content.messages, &content.variables, &req.variables)
+        .render(
+            who.user.id,
+            &content.messages,
+            &content.variables,
+            &req.variables,
+        )
         .await?;
     let variables = effective_variables(content, &req.variables);
     let key = run_key(

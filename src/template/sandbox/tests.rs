@@ -35,12 +35,14 @@ impl Drop for Script {
     }
 }
 
+const ALICE: Uuid = Uuid::from_u128(1);
+const BOB: Uuid = Uuid::from_u128(2);
 const STATEMENT: &str = "{% if topic %}{{ topic }}{% endif %}";
 const ANSWER: &str = r#"{"Ok":[{"role":"user","content":"answered"}]}"#;
 
 async fn render(sandbox: &Sandbox) -> Result<Vec<Message>> {
     sandbox
-        .render(&user(STATEMENT), &[], &serde_json::Map::new())
+        .render(ALICE, &user(STATEMENT), &[], &serde_json::Map::new())
         .await
 }
 
@@ -93,6 +95,55 @@ async fn slow_workers_are_stopped_and_waiting_is_bounded() {
     );
 }
 
+/// One user's renderings take turns for one worker: while two of Alice's templates grind
+/// one after the other, Bob's is answered by the other worker at once, and her third is
+/// told to retry once it has waited the time allowed.
+#[tokio::test]
+async fn one_user_holds_one_worker_at_most() {
+    // A worker that hangs on a template saying `slow`, and answers any other.
+    let picky = Script::new(
+        "picky",
+        &format!(
+            "while read line; do case \"$line\" in *slow*) exec /bin/sleep 30;; esac; echo '{ANSWER}'; done"
+        ),
+    );
+    let sandbox = picky.sandbox();
+    let none = serde_json::Map::new();
+    let slow = user("{% if slow %}{% endif %}");
+    let done = Mutex::new(Vec::new());
+    let after = |ms: u64, who: Uuid, messages: Vec<Message>, name: &'static str| {
+        let (sandbox, none, done) = (&sandbox, &none, &done);
+        async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let out = sandbox.render(who, &messages, &[], none).await;
+            done.lock().unwrap().push(name);
+            out
+        }
+    };
+    let (first, second, third, bob) = tokio::join!(
+        after(0, ALICE, slow.clone(), "alice 1"),
+        after(50, ALICE, slow.clone(), "alice 2"),
+        after(100, ALICE, user(STATEMENT), "alice 3"),
+        after(150, BOB, user(STATEMENT), "bob"),
+    );
+    assert_eq!(bob.unwrap()[0].content, "answered");
+    assert_eq!(done.lock().unwrap()[0], "bob", "Bob did not wait for Alice");
+    for grind in [first, second] {
+        assert_eq!(reason(&grind.unwrap_err()), Some("template_too_slow"));
+    }
+    let third = third.unwrap_err();
+    assert_eq!(third.code, ErrorCode::RateLimited, "{third:?}");
+    assert_eq!(reason(&third), Some("template_workers_busy"));
+    // Then her next is answered, and no one's slot is kept past its use.
+    assert_eq!(render(&sandbox).await.unwrap()[0].content, "answered");
+    assert!(sandbox
+        .users
+        .lock()
+        .unwrap()
+        .values()
+        .all(|slot| Arc::strong_count(slot) == 1));
+}
+
 fn user(text: &str) -> Vec<Message> {
     vec![Message {
         role: MessageRole::User,
@@ -111,12 +162,13 @@ async fn only_templates_that_are_not_plain_go_to_a_worker() {
             .into_iter()
             .collect();
     let out = sandbox
-        .render(&user("About {{ topic }}."), &[], &values)
+        .render(ALICE, &user("About {{ topic }}."), &[], &values)
         .await
         .unwrap();
     assert_eq!(out[0].content, "About tides.");
     let err = sandbox
         .render(
+            ALICE,
             &user("{% if topic %}About {{ topic }}.{% endif %}"),
             &[],
             &values,
@@ -127,6 +179,7 @@ async fn only_templates_that_are_not_plain_go_to_a_worker() {
     // Without a program (the library's own tests), everything renders in-process.
     let out = Sandbox::new(None)
         .render(
+            ALICE,
             &user("{% if topic %}About {{ topic }}.{% endif %}"),
             &[],
             &values,
