@@ -241,10 +241,12 @@ pub fn PromptEditor(
 const PREVIEW_DELAY: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Ask the server for the preview of what is being edited, [`PREVIEW_DELAY`] after the
-/// last change to the messages, the declared variables or the preview's values. An answer
-/// to an older question than the latest is dropped. An error of the call itself (the
-/// server unreachable, every template worker busy) shows in the preview, and the
-/// variables stay as last known.
+/// last change to the messages, the declared variables or the preview's values. One
+/// question is out at a time: changes made while it is asked are asked about together
+/// once it is answered, so a template that takes the server long to render is not asked
+/// about again after every pause in typing. An error of the call itself (the server
+/// unreachable, every template worker busy) shows in the preview, and the variables stay
+/// as last known. `pending` is true until the answer is for the latest change.
 #[cfg(feature = "hydrate")]
 fn ask_for_previews(
     content: RwSignal<VersionContent>,
@@ -254,11 +256,17 @@ fn ask_for_previews(
 ) {
     use crate::functions::prompts::preview_prompt;
     let input = Memo::new(move |_| content.with(|c| (c.messages.clone(), c.variables.clone())));
-    let asked = StoredValue::new(0u64);
+    // Changes so far; a question carries the count it was asked at.
+    let changes = StoredValue::new(0u64);
     let timer = StoredValue::new(None::<TimeoutHandle>);
+    // Bumped when a question is due.
+    let due = RwSignal::new(0u64);
+    let out = StoredValue::new(false);
+    let again = StoredValue::new(false);
     Effect::new(move |ran: Option<()>| {
-        let (messages, schema) = input.get();
-        let values = values.get();
+        // Read, not only tracked: a memo computes (and follows its sources) when read.
+        input.with(|_| ());
+        values.track();
         if let Some(t) = timer.get_value() {
             t.clear();
         }
@@ -266,22 +274,36 @@ fn ask_for_previews(
         if ran.is_none() {
             return;
         }
-        let n = asked.get_value() + 1;
-        asked.set_value(n);
+        changes.update_value(|n| *n += 1);
         pending.set(true);
-        let ask = move || {
-            leptos::task::spawn_local(async move {
-                let answer = preview_prompt(messages, schema, values).await;
-                if asked.get_value() != n {
-                    return;
-                }
+        let handle = set_timeout_with_handle(move || due.update(|n| *n += 1), PREVIEW_DELAY);
+        timer.set_value(handle.ok());
+    });
+    Effect::new(move |_| {
+        if due.get() == 0 {
+            return;
+        }
+        if out.get_value() {
+            again.set_value(true);
+            return;
+        }
+        out.set_value(true);
+        let asked_at = changes.get_value();
+        let (messages, schema) = input.get_untracked();
+        let values = values.get_untracked();
+        leptos::task::spawn_local(async move {
+            let answer = preview_prompt(messages, schema, values).await;
+            out.set_value(false);
+            match answer {
+                Ok(preview) => latest.set(preview),
+                Err(e) => latest.update(|p| p.rendered = Err(e)),
+            }
+            if again.get_value() {
+                again.set_value(false);
+                due.update(|n| *n += 1);
+            } else if changes.get_value() == asked_at {
                 pending.set(false);
-                match answer {
-                    Ok(preview) => latest.set(preview),
-                    Err(e) => latest.update(|p| p.rendered = Err(e)),
-                }
-            })
-        };
-        timer.set_value(set_timeout_with_handle(ask, PREVIEW_DELAY).ok());
+            }
+        });
     });
 }
