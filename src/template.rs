@@ -79,8 +79,10 @@ pub struct Preview {
     /// The variables the templates use, in name order, or why a template does not parse.
     pub variables: Result<Vec<String>, Error>,
     /// The messages rendered with the values given and the schema's defaults, or why not
-    /// (the same error as `variables` when a template does not parse).
-    pub rendered: Result<Vec<Message>, Error>,
+    /// (the same error as `variables` when a template does not parse). `None` on a page
+    /// the server sent before rendering: a page view runs no template that does more than
+    /// print its variables, and the editor asks for it once hydrated.
+    pub rendered: Option<Result<Vec<Message>, Error>>,
 }
 
 /// Instructions one rendering of a version's messages may run, all messages together.

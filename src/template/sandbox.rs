@@ -127,7 +127,7 @@ impl Sandbox {
                 let e = Error::from(e);
                 return Ok(Preview {
                     variables: Err(e.clone()),
-                    rendered: Err(e),
+                    rendered: Some(Err(e)),
                 });
             }
         };
@@ -135,7 +135,7 @@ impl Sandbox {
         let rendered = self.render(who, messages, &schema, values).await;
         Ok(Preview {
             variables: Ok(used),
-            rendered,
+            rendered: Some(rendered),
         })
     }
 

@@ -196,7 +196,8 @@ pub fn PromptEditor(
                 <h2>{t!(i18n, editor.preview)}</h2>
                 <div class="preview" data-testid="preview" aria-busy=move || pending.get().to_string()>
                     {move || match latest.with(|p| p.rendered.clone()) {
-                        Ok(messages) => messages
+                        None => view! { <p class="muted" data-testid="preview-pending">{t!(i18n, editor.preview_pending)}</p> }.into_any(),
+                        Some(Ok(messages)) => messages
                             .into_iter()
                             .map(|m| view! {
                                 <div class="preview-message">
@@ -206,7 +207,7 @@ pub fn PromptEditor(
                             })
                             .collect_view()
                             .into_any(),
-                        Err(e) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        Some(Err(e)) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }}
                 </div>
             </section>
@@ -270,8 +271,9 @@ fn ask_for_previews(
         if let Some(t) = timer.get_value() {
             t.clear();
         }
-        // The page came with the preview of what hydration starts from.
-        if ran.is_none() {
+        // The page came with the preview of what hydration starts from, unless it left
+        // the rendering to the browser's question.
+        if ran.is_none() && latest.with_untracked(|p| p.rendered.is_some()) {
             return;
         }
         changes.update_value(|n| *n += 1);
@@ -293,15 +295,21 @@ fn ask_for_previews(
         let values = values.get_untracked();
         leptos::task::spawn_local(async move {
             let answer = preview_prompt(messages, schema, values).await;
+            // The editor may be gone by now (its page left while the question was out):
+            // its values are disposed, and reading one would panic.
+            let (Some(again_now), Some(changed)) = (again.try_get_value(), changes.try_get_value())
+            else {
+                return;
+            };
             out.set_value(false);
             match answer {
                 Ok(preview) => latest.set(preview),
-                Err(e) => latest.update(|p| p.rendered = Err(e)),
+                Err(e) => latest.update(|p| p.rendered = Some(Err(e))),
             }
-            if again.get_value() {
+            if again_now {
                 again.set_value(false);
                 due.update(|n| *n += 1);
-            } else if changes.get_value() == asked_at {
+            } else if changed == asked_at {
                 pending.set(false);
             }
         });

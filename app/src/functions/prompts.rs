@@ -105,25 +105,37 @@ pub async fn prompt_workspace(id: Uuid, preview: bool) -> Result<Workspace, Erro
     let recent_runs = promptlab::runs::service::recent_for_prompt(&engine, &who, id, RECENT_RUNS)
         .await
         .map_err(fail)?;
+    // A template that does more than print its variables is not rendered for a page view:
+    // it would hold a worker of the sandbox for every viewer, for up to its time limit,
+    // before the page is sent. Its variables are listed (parsing is bounded), and the
+    // hydrated editor asks for the rendering.
     let preview = if preview {
         let content = versions
             .first()
             .map(|v| v.content.clone())
             .unwrap_or_else(crate::components::prompt_editor::blank_content);
-        let empty = serde_json::Map::new();
-        Some(
-            match engine
+        let plain = content
+            .messages
+            .iter()
+            .all(|m| promptlab::template::is_plain(&m.content));
+        let preview = if plain {
+            let empty = serde_json::Map::new();
+            engine
                 .templates()
                 .preview(who.user.id, &content.messages, &content.variables, &empty)
                 .await
-            {
-                Ok(preview) => preview,
-                Err(e) => Preview {
-                    variables: Err(e.clone()),
-                    rendered: Err(e),
-                },
-            },
-        )
+        } else {
+            promptlab::template::detect_variables(&content.messages)
+                .map(|used| Preview {
+                    variables: Ok(used.into_iter().collect()),
+                    rendered: None,
+                })
+                .map_err(Error::from)
+        };
+        Some(preview.unwrap_or_else(|e| Preview {
+            variables: Err(e.clone()),
+            rendered: Some(Err(e)),
+        }))
     } else {
         None
     };

@@ -57,7 +57,7 @@ pub fn PromptPage() -> impl IntoView {
                         let recent = ws.recent_runs.clone();
                         let preview = ws.preview.clone().unwrap_or(Preview {
                             variables: Ok(Vec::new()),
-                            rendered: Ok(Vec::new()),
+                            rendered: None,
                         });
                         view! {
                             <Title text=prompt.name.clone()/>
