@@ -85,6 +85,16 @@ pub struct Preview {
     pub rendered: Option<Result<Vec<Message>, Error>>,
 }
 
+impl Preview {
+    /// The preview of templates that could not be read: `error` for both parts.
+    pub fn failed(error: Error) -> Self {
+        Self {
+            variables: Err(error.clone()),
+            rendered: Some(Err(error)),
+        }
+    }
+}
+
 /// Instructions one rendering of a version's messages may run, all messages together.
 /// A template that prints its text and variables takes a few per variable; a loop over a
 /// thousand items with a few fields, some tens of thousands.

@@ -15,10 +15,12 @@ pub mod diff;
 #[cfg(feature = "ssr")]
 pub mod service;
 
+#[cfg(feature = "ssr")]
+pub use checks::check_messages;
+#[cfg(feature = "ssr")]
+pub(crate) use checks::check_schema_size;
 pub use checks::parse_note;
 pub(crate) use checks::validate_params;
-#[cfg(feature = "ssr")]
-pub(crate) use checks::{check_messages, check_schema_size};
 
 /// Most messages one version may hold.
 pub const MAX_MESSAGES: usize = 50;

@@ -123,13 +123,7 @@ impl Sandbox {
         crate::runs::check_variable_values(values)?;
         let used: Vec<String> = match super::detect_variables(messages) {
             Ok(used) => used.into_iter().collect(),
-            Err(e) => {
-                let e = Error::from(e);
-                return Ok(Preview {
-                    variables: Err(e.clone()),
-                    rendered: Some(Err(e)),
-                });
-            }
+            Err(e) => return Ok(Preview::failed(e.into())),
         };
         let schema = crate::versions::schema_for(&used, declared);
         let rendered = self.render(who, messages, &schema, values).await;
@@ -137,6 +131,30 @@ impl Sandbox {
             variables: Ok(used),
             rendered: Some(rendered),
         })
+    }
+
+    /// The preview a page view comes with, of a stored version with no values: rendered
+    /// only when every message is plain. Any other would hold a worker for every viewer,
+    /// up to its time limit, before the page is sent; its variables are listed (parsing
+    /// is bounded) and the rendering is left to the editor's own question.
+    pub async fn page_preview(
+        &self,
+        who: Uuid,
+        messages: &[Message],
+        declared: &[VariableSpec],
+    ) -> Preview {
+        let preview = if messages.iter().all(|m| super::is_plain(&m.content)) {
+            self.preview(who, messages, declared, &serde_json::Map::new())
+                .await
+        } else {
+            super::detect_variables(messages)
+                .map(|used| Preview {
+                    variables: Ok(used.into_iter().collect()),
+                    rendered: None,
+                })
+                .map_err(Error::from)
+        };
+        preview.unwrap_or_else(Preview::failed)
     }
 
     /// [`render_messages`] for the user `who`, in a worker unless every message is plain.

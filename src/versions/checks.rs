@@ -44,7 +44,7 @@ impl VersionContent {
 
 /// How many messages there are (1 to [`MAX_MESSAGES`]) and how long each is.
 #[cfg(feature = "ssr")]
-pub(crate) fn check_messages(messages: &[Message]) -> Result<()> {
+pub fn check_messages(messages: &[Message]) -> Result<()> {
     if messages.is_empty() || messages.len() > MAX_MESSAGES {
         return Err(Error::invalid_field(
             "messages",

@@ -5,8 +5,9 @@
 //! The server works out the variables and the preview (`prompts/preview`): templates are
 //! programs, and the browser runs none, so a collaborator's template cannot take down the
 //! tab of whoever opens it, and the template engine is not in the wasm. The page comes with
-//! the first preview; after that the editor asks again a moment after the last change, and
-//! shows only the answer to its latest question.
+//! the first preview when the template only prints its variables (else the editor asks for
+//! it once hydrated); after that the editor asks again a moment after the last change, one
+//! question at a time.
 
 use super::error_notice::ErrorNotice;
 use super::params_form::ParamsForm;

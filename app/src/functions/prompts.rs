@@ -105,37 +105,17 @@ pub async fn prompt_workspace(id: Uuid, preview: bool) -> Result<Workspace, Erro
     let recent_runs = promptlab::runs::service::recent_for_prompt(&engine, &who, id, RECENT_RUNS)
         .await
         .map_err(fail)?;
-    // A template that does more than print its variables is not rendered for a page view:
-    // it would hold a worker of the sandbox for every viewer, for up to its time limit,
-    // before the page is sent. Its variables are listed (parsing is bounded), and the
-    // hydrated editor asks for the rendering.
     let preview = if preview {
         let content = versions
             .first()
             .map(|v| v.content.clone())
             .unwrap_or_else(crate::components::prompt_editor::blank_content);
-        let plain = content
-            .messages
-            .iter()
-            .all(|m| promptlab::template::is_plain(&m.content));
-        let preview = if plain {
-            let empty = serde_json::Map::new();
+        Some(
             engine
                 .templates()
-                .preview(who.user.id, &content.messages, &content.variables, &empty)
-                .await
-        } else {
-            promptlab::template::detect_variables(&content.messages)
-                .map(|used| Preview {
-                    variables: Ok(used.into_iter().collect()),
-                    rendered: None,
-                })
-                .map_err(Error::from)
-        };
-        Some(preview.unwrap_or_else(|e| Preview {
-            variables: Err(e.clone()),
-            rendered: Some(Err(e)),
-        }))
+                .page_preview(who.user.id, &content.messages, &content.variables)
+                .await,
+        )
     } else {
         None
     };
@@ -182,10 +162,7 @@ pub async fn save_prompt_version(prompt_id: Uuid, save: SaveVersion) -> Result<S
     let mut save = save;
     // A template that does not parse is refused by the save itself, with its place.
     let messages = &save.content.messages;
-    let within_limits = messages.len() <= promptlab::versions::MAX_MESSAGES
-        && messages
-            .iter()
-            .all(|m| m.content.len() <= promptlab::versions::MAX_MESSAGE_BYTES);
+    let within_limits = promptlab::versions::check_messages(messages).is_ok();
     if let Some(Ok(used)) = within_limits.then(|| promptlab::template::detect_variables(messages)) {
         let used: Vec<String> = used.into_iter().collect();
         save.content.variables = promptlab::versions::schema_for(&used, &save.content.variables);
