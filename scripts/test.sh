@@ -58,6 +58,10 @@ step "load test (60 s of mixed traffic with 200 SSE subscribers, release build)"
 # cargo-leptos instead, alone, whose features unify differently, so it does not reuse
 # this build).
 RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p promptlab-server -p promptlab-fake-provider -p promptlab-bench
+# The bundle under test must have its static data split by page like its code: when the
+# splitter finds no room for that, every lazy page's data lands in the main module
+# (frontend/src/lib.rs, SPLIT_DATA_SLACK).
+"$target_dir/release/promptlab-bench" wasm-data --site target/site
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$target_dir/release/promptlab-bench" load \
   --server "$target_dir/release/promptlab-server" \

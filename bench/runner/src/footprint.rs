@@ -180,5 +180,13 @@ fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
         let _ = writeln!(s, "| (no split manifest: built without `--split`) | | | |");
     }
     s.push('\n');
+    match crate::wasm_data::data_split(pkg) {
+        Ok(d) => {
+            let _ = writeln!(s, "{}\n", d.describe());
+        }
+        Err(e) => {
+            let _ = writeln!(s, "Static data: not read ({e}).\n");
+        }
+    }
     (s, first_visit)
 }

@@ -6,10 +6,12 @@
 //!                      [--only footprint,overhead,throughput,concurrency,load]
 //! promptlab-bench load --server BIN --fake BIN --site DIR [--seconds 60] [--rps 300] [--subscribers 200]
 //! promptlab-bench profile --server BIN --fake BIN --site DIR --seconds 20 --rps 20
+//! promptlab-bench wasm-data --site DIR
 //! ```
 //! `bench/run.sh` builds everything in release mode and runs `all`; `scripts/test.sh` runs
-//! `load` against the debug build; `bench/profile.sh` runs `profile` with the server under
-//! callgrind. See `bench/RESULTS.md` for the figures and `bench/ANALYSIS.md` for what they mean.
+//! `load` against the release build and `wasm-data` on the browser bundle it tests;
+//! `bench/profile.sh` runs `profile` with the server under callgrind. See
+//! `bench/RESULTS.md` for the figures and `bench/ANALYSIS.md` for what they mean.
 
 mod concurrency;
 mod footprint;
@@ -20,6 +22,7 @@ mod report;
 mod scenarios;
 mod support;
 mod throughput;
+mod wasm_data;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +91,15 @@ async fn main() -> ExitCode {
             println!("{report}");
         }),
         "profile" => profile::run(&args).await,
+        // Fails when the splitter left every lazy page's static data in the main module.
+        "wasm-data" => wasm_data::data_split(&args.site.join("pkg")).and_then(|d| {
+            println!("{}", d.describe());
+            if d.split() {
+                Ok(())
+            } else {
+                Err("the main module holds all of the bundle's static data".into())
+            }
+        }),
         other => Err(format!("unknown command {other}")),
     };
     match result {
