@@ -156,3 +156,36 @@ test('templates are previewed by the server', async ({ page, javaScriptEnabled }
   await expect(page.getByTestId('preview')).toContainText('Back to tides.');
   expect(errors).toEqual([]);
 });
+
+test('a preview lost on the way is asked for again', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'the editor asks for previews');
+  await signUp(page);
+  const created = await page.request.post('/api/v1/prompts', {
+    data: { name: `flaky-${unique()}`, content: { messages: [{ role: 'user', content: 'Hello {{ name }}.' }] } },
+  });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+  await page.goto(`/prompts/${id}`);
+  await hydrated(page);
+  // The first question after the edit never reaches the server, as when the connection
+  // drops; the editor shows the error and asks again by itself, with no further edit.
+  // The question asked again is held until the error has been seen.
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const asked: string[] = [];
+  await page.route('**/api/prompts/preview', async (route) => {
+    asked.push(route.request().method());
+    if (asked.length === 1) return route.abort('connectionrefused');
+    await held;
+    await route.continue();
+  });
+  await page.getByTestId('value-name').fill('Ada');
+  await expect(page.getByTestId('preview').getByRole('alert')).toBeVisible();
+  await expect(page.getByTestId('preview')).toHaveAttribute('aria-busy', 'true');
+  await expect.poll(() => asked.length).toBe(2);
+  release();
+  await expect(page.getByTestId('preview')).toContainText('Hello Ada.');
+  await expect(page.getByTestId('preview').getByRole('alert')).toHaveCount(0);
+  await expect(page.getByTestId('preview')).toHaveAttribute('aria-busy', 'false');
+  expect(asked.length).toBe(2);
+});

@@ -242,13 +242,29 @@ pub fn PromptEditor(
 #[cfg(feature = "hydrate")]
 const PREVIEW_DELAY: std::time::Duration = std::time::Duration::from_millis(150);
 
+/// How long the editor waits before it asks again after the call for a preview failed
+/// `failed` times in a row with `e`; `None` when asking again would not help. An error
+/// that may pass is the server being busy (`rate_limited`: every template worker taken)
+/// or unreachable (`internal_error`, which is also how a lost connection arrives); the
+/// waits double from half a second, and after six tries the error stays until the next
+/// change. What the server refused (a template error, a limit) is not asked again.
+#[cfg(any(feature = "hydrate", test))]
+fn retry_after(e: &promptlab::error::Error, failed: u32) -> Option<std::time::Duration> {
+    use promptlab::error::ErrorCode;
+    const TRIES: u32 = 6;
+    let passes = matches!(e.code, ErrorCode::RateLimited | ErrorCode::InternalError);
+    (passes && failed < TRIES).then(|| std::time::Duration::from_millis(500 << failed))
+}
+
 /// Ask the server for the preview of what is being edited, [`PREVIEW_DELAY`] after the
 /// last change to the messages, the declared variables or the preview's values. One
 /// question is out at a time: changes made while it is asked are asked about together
 /// once it is answered, so a template that takes the server long to render is not asked
 /// about again after every pause in typing. An error of the call itself (the server
 /// unreachable, every template worker busy) shows in the preview, and the variables stay
-/// as last known. `pending` is true until the answer is for the latest change.
+/// as last known; such an error may pass, so the editor asks again by itself
+/// ([`retry_after`]) until an answer comes or the text changes. `pending` is true until the
+/// answer is for the latest change.
 #[cfg(feature = "hydrate")]
 fn ask_for_previews(
     content: RwSignal<VersionContent>,
@@ -265,6 +281,13 @@ fn ask_for_previews(
     let due = RwSignal::new(0u64);
     let out = StoredValue::new(false);
     let again = StoredValue::new(false);
+    // Questions in a row whose call failed with an error that may pass.
+    let failed = StoredValue::new(0u32);
+    on_cleanup(move || {
+        if let Some(Some(t)) = timer.try_get_value() {
+            t.clear();
+        }
+    });
     Effect::new(move |ran: Option<()>| {
         // Read, not only tracked: a memo computes (and follows its sources) when read.
         input.with(|_| ());
@@ -278,6 +301,7 @@ fn ask_for_previews(
             return;
         }
         changes.update_value(|n| *n += 1);
+        failed.set_value(0);
         pending.set(true);
         let handle = set_timeout_with_handle(move || due.update(|n| *n += 1), PREVIEW_DELAY);
         timer.set_value(handle.ok());
@@ -303,16 +327,58 @@ fn ask_for_previews(
                 return;
             };
             out.set_value(false);
-            match answer {
-                Ok(preview) => latest.set(preview),
-                Err(e) => latest.update(|p| p.rendered = Some(Err(e))),
-            }
+            let retry = match answer {
+                Ok(preview) => {
+                    latest.set(preview);
+                    None
+                }
+                Err(e) => {
+                    let wait = retry_after(&e, failed.get_value());
+                    latest.update(|p| p.rendered = Some(Err(e)));
+                    wait
+                }
+            };
             if again_now {
                 again.set_value(false);
                 due.update(|n| *n += 1);
             } else if changed == asked_at {
-                pending.set(false);
+                match retry {
+                    // Still pending: the same question goes out again after a pause.
+                    Some(wait) => {
+                        failed.update_value(|n| *n += 1);
+                        let handle = set_timeout_with_handle(move || due.update(|n| *n += 1), wait);
+                        timer.set_value(handle.ok());
+                    }
+                    None => {
+                        failed.set_value(0);
+                        pending.set(false);
+                    }
+                }
             }
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+    use promptlab::error::{Error, ErrorCode};
+    use std::time::Duration;
+
+    #[test]
+    fn only_an_error_that_may_pass_is_asked_again_and_not_forever() {
+        let busy = Error::new(ErrorCode::RateLimited, "every template worker is busy");
+        let waits: Vec<_> = (0..8).map(|n| retry_after(&busy, n)).collect();
+        assert_eq!(waits[0], Some(Duration::from_millis(500)));
+        assert_eq!(waits[1], Some(Duration::from_secs(1)));
+        assert_eq!(waits[5], Some(Duration::from_secs(16)));
+        assert_eq!(waits[6], None);
+        assert_eq!(waits[7], None);
+        let lost = Error::new(ErrorCode::InternalError, "network error: failed to fetch");
+        assert_eq!(retry_after(&lost, 0), Some(Duration::from_millis(500)));
+        let refused = Error::invalid_field("messages", "template_syntax", "unexpected end");
+        assert_eq!(retry_after(&refused, 0), None);
+        let gone = Error::new(ErrorCode::NotFound, "no such prompt");
+        assert_eq!(retry_after(&gone, 0), None);
+    }
 }
