@@ -23,8 +23,8 @@ pub(in crate::store) struct Connection {
     db: NonNull<ffi::sqlite3>,
     prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
     /// SQLite reported an error after which this connection is not to be trusted (the file
-    /// moved or unreadable, an I/O error, a transaction that would not end): the thread
-    /// opens a new one.
+    /// moved or unreadable, an I/O error, a transaction that would not end, a write refused
+    /// as read-only): the thread opens a new one.
     pub(in crate::store) broken: std::cell::Cell<bool>,
 }
 
@@ -40,8 +40,12 @@ unsafe impl Send for Connection {}
 fn fatal(code: c_int) -> bool {
     matches!(
         code & 0xff,
-        ffi::SQLITE_IOERR | ffi::SQLITE_CORRUPT | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOTADB
-    ) || code == ffi::SQLITE_READONLY_DBMOVED
+        ffi::SQLITE_IOERR
+            | ffi::SQLITE_CORRUPT
+            | ffi::SQLITE_CANTOPEN
+            | ffi::SQLITE_NOTADB
+            | ffi::SQLITE_READONLY
+    )
 }
 
 /// Statement errors after which SQLite advises rolling the transaction back, whether or

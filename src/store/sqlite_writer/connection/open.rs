@@ -31,7 +31,7 @@ impl Connection {
     /// The writer's connection: the pool's settings, the writer's busy handler, and a WAL
     /// hook that notes the log's length after each commit (`wal::WAL_FRAMES`).
     pub(in crate::store::sqlite_writer) fn open(path: &Path) -> Result<Self, SqliteError> {
-        let conn = Self::open_raw(path)?;
+        let conn = Self::open_raw(path)?.writable()?;
         // SAFETY: an open connection; no state is passed to the handler.
         unsafe {
             ffi::sqlite3_busy_handler(
@@ -63,7 +63,7 @@ impl Connection {
     /// the pool's settings, and a busy timeout of [`RESTART_WAIT`] instead of seconds,
     /// because such a checkpoint holds every write back while it waits for a reader.
     pub(in crate::store) fn open_checkpointer(path: &Path) -> Result<Self, SqliteError> {
-        let conn = Self::open_raw(path)?;
+        let conn = Self::open_raw(path)?.writable()?;
         conn.exec(&pool_settings())?;
         conn.exec(&format!(
             "PRAGMA busy_timeout = {};",
@@ -72,7 +72,28 @@ impl Connection {
         Ok(conn)
     }
 
+    /// This connection, if it can write its main database. SQLite opens a file read-only
+    /// when opening it for writing fails, and a file that comes back to its path between
+    /// those two tries (a reopening racing a restore) would give the writer a connection
+    /// whose every write fails with `SQLITE_READONLY`; that is refused like a failed open,
+    /// so the next batch or readiness check tries again.
+    pub(in crate::store) fn writable(self) -> Result<Self, SqliteError> {
+        // SAFETY: an open connection and the NUL-terminated name of its main database.
+        match unsafe { ffi::sqlite3_db_readonly(self.db.as_ptr(), c"main".as_ptr()) } {
+            0 => Ok(self),
+            _ => Err(SqliteError {
+                code: ffi::SQLITE_READONLY,
+                message: "the database file could only be opened read-only".into(),
+            }),
+        }
+    }
+
     fn open_raw(path: &Path) -> Result<Self, SqliteError> {
+        Self::open_with(path, ffi::SQLITE_OPEN_READWRITE)
+    }
+
+    /// Opens `path` with `flags` (and no mutex: one thread at a time uses a connection).
+    pub(in crate::store) fn open_with(path: &Path, flags: c_int) -> Result<Self, SqliteError> {
         // The `Send` above needs a thread-safe library (the bundled one is).
         // SAFETY: takes no arguments.
         if unsafe { ffi::sqlite3_threadsafe() } == 0 {
@@ -89,7 +110,7 @@ impl Connection {
             ffi::sqlite3_open_v2(
                 c_path.as_ptr(),
                 &mut db,
-                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
+                flags | ffi::SQLITE_OPEN_NOMUTEX,
                 std::ptr::null(),
             )
         };

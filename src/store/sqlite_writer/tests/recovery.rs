@@ -108,6 +108,23 @@ async fn a_moved_file_makes_the_writer_unavailable_until_it_is_back() {
     assert_eq!(count(&db).await, 2);
 }
 
+/// A connection SQLite could open only read-only (as it does when opening for writing
+/// fails and the read-only try finds the file: a reopening racing the file's return) is
+/// refused for writing, so the writer keeps trying instead of failing every write with
+/// `SQLITE_READONLY`; a read-write one is taken.
+#[tokio::test]
+async fn a_connection_opened_read_only_is_refused_for_writing() {
+    let (_db, writer, dir) = setup().await;
+    let file = dir.path().join("w.db");
+    let read_only = Connection::open_with(&file, libsqlite3_sys::SQLITE_OPEN_READONLY).unwrap();
+    let refused = read_only.writable().err().unwrap();
+    assert_eq!(refused.code, libsqlite3_sys::SQLITE_READONLY);
+    assert!(refused.message.contains("read-only"));
+    let read_write = Connection::open_with(&file, libsqlite3_sys::SQLITE_OPEN_READWRITE).unwrap();
+    assert!(read_write.writable().is_ok());
+    writer.close().await;
+}
+
 /// A batch that panics: its callers get an error (their replies are dropped), the thread
 /// opens a new connection and goes on, and the rows written before are still there.
 #[tokio::test]
