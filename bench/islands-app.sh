@@ -61,33 +61,12 @@ first_visit() {
   printf '%s | %s' "$raw" "$gzipped"
 }
 
-# gzip -9 bytes of a module's code and data sections.
-sections() {
-  python3 - "$1" <<'PY'
+# Per wasm file given: gzip -9 bytes of its code and data sections, and its data section's
+# raw bytes.
+wasm_sections() {
+  python3 - "$@" <<'PY'
 import gzip, sys
-b = open(sys.argv[1], "rb").read()
-def leb(i):
-    r = s = 0
-    while True:
-        x = b[i]; i += 1; r |= (x & 0x7f) << s; s += 7
-        if x < 0x80:
-            return r, i
-i, out = 8, {}
-while i < len(b):
-    sid = b[i]; n, i = leb(i + 1)
-    if sid in (10, 11):
-        out[sid] = len(gzip.compress(b[i:i + n], 9, mtime=0))
-    i += n
-print(f"{out[10]} | {out[11]}", end="")
-PY
-}
-
-# Raw bytes of static data in the lazy modules: a few bytes only when the splitter left all
-# of it in the main module (frontend/src/lib.rs, SPLIT_DATA_SLACK).
-lazy_data() {
-  python3 - "$1" <<'PY'
-import glob, os, sys
-def data(path):
+for path in sys.argv[1:]:
     b = open(path, "rb").read()
     def leb(i):
         r = s = 0
@@ -95,23 +74,27 @@ def data(path):
             x = b[i]; i += 1; r |= (x & 0x7f) << s; s += 7
             if x < 0x80:
                 return r, i
-    i, total = 8, 0
+    i, gz, raw = 8, {10: 0, 11: 0}, 0
     while i < len(b):
         sid = b[i]; n, i = leb(i + 1)
+        if sid in (10, 11):
+            gz[sid] += len(gzip.compress(b[i:i + n], 9, mtime=0))
         if sid == 11:
-            total += n
+            raw += n
         i += n
-    return total
-files = [f for f in glob.glob(os.path.join(sys.argv[1], "*.wasm")) if not f.endswith("/promptlab.wasm")]
-print(sum(data(f) for f in files), end="")
+    print(gz[10], gz[11], raw)
 PY
 }
 
+# The main module's code and data (gzip -9), and the raw static data of the lazy modules: a
+# few bytes only when the splitter left all of it in the main module (frontend/src/lib.rs,
+# SPLIT_DATA_SLACK).
 row() {
-  local label=$1 pkg=$2 fv sec
-  fv=$(first_visit "$pkg")
-  sec=$(sections "$pkg/promptlab.wasm")
-  echo "| $label | $fv | $sec | $(lazy_data "$pkg") |"
+  local label=$1 pkg=$2 code data lazy files=()
+  read -r code data _ < <(wasm_sections "$pkg/promptlab.wasm")
+  mapfile -d '' files < <(find "$pkg" -name '*.wasm' ! -name promptlab.wasm -print0)
+  lazy=$(wasm_sections "${files[@]}" | awk '{ s += $3 } END { print s + 0 }')
+  echo "| $label | $(first_visit "$pkg") | $code | $data | $lazy |"
 }
 
 build shipped
