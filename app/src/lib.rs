@@ -1,6 +1,12 @@
 //! PromptLab's Leptos UI, compiled twice: with `ssr` into the server (rendering pages and
 //! running the server functions) and with `hydrate` into the browser's wasm.
 //!
+//! Leptos runs in islands mode: pages are rendered on the server only, and the parts that
+//! do something in the browser are islands (`#[island]`), the only code in the wasm. The
+//! big ones (the editor, a live run, the live run list) are lazy islands, each in wasm
+//! chunks of its own that a page fetches when it shows one. Links are plain links: every
+//! page is a page load, of server-rendered HTML.
+//!
 //! `routes/` holds one module per page, `components/` the pieces pages share, `functions/`
 //! the server functions (thin: authenticate, call the engine, map the error), and the
 //! generated `i18n` module every visible string goes through.
@@ -24,7 +30,7 @@ use leptos::prelude::*;
 use leptos_i18n::context::UseLocalesOptions;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 /// Name of the cookie holding the chosen locale: set by the language switch (in the
 /// browser, or by `/prefs/locale` without JavaScript), read by the server's first render.
@@ -43,13 +49,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
+                <KeepServerDataOn/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Undoes one thing `<HydrationScripts islands=true>` does on the server: it switches the
+/// render's shared context to "not hydrating", so that only islands' data is written into
+/// the page. Rendered so, about a third of the loads of pages with a blocking resource under
+/// the signed-in layout never finished (the server's timeout answered them), with one tokio
+/// worker thread as with two; with the switch left on, none did. `pages_finish` in
+/// `server/tests/integration/pages.rs` loads every page 12 times and fails without this.
+/// The cost: the resources' data is written into the page too, as before islands, and the
+/// browser ignores it.
+#[component]
+fn KeepServerDataOn() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(sc) = Owner::current_shared_context() {
+        sc.set_is_hydrating(true);
     }
 }
 
@@ -70,16 +93,17 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=routes::register::Register ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=components::app_layout::AppLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=routes::home::Home/>
-                        <Route path=path!("/prompts") view={Lazy::<routes::split::PromptListRoute>::new()}/>
-                        <Route path=path!("/prompts/:id") view={Lazy::<routes::split::PromptRoute>::new()}/>
-                        <Route path=path!("/prompts/:id/versions/:n") view={Lazy::<routes::split::VersionRoute>::new()}/>
-                        <Route path=path!("/prompts/:id/diff") view={Lazy::<routes::split::DiffRoute>::new()}/>
-                        <Route path=path!("/runs") view={Lazy::<routes::split::RunListRoute>::new()}/>
-                        <Route path=path!("/runs/:id") view={Lazy::<routes::split::RunRoute>::new()}/>
+                        <Route path=path!("/prompts") view=routes::prompts::PromptList/>
+                        <Route path=path!("/prompts/:id") view=routes::prompt_page::PromptPage/>
+                        <Route path=path!("/prompts/:id/versions/:n") view=routes::version_page::VersionPage/>
+                        <Route path=path!("/prompts/:id/diff") view=routes::diff_page::DiffPage/>
+                        <Route path=path!("/runs") view=routes::runs::RunList/>
+                        <Route path=path!("/runs/:id") view=routes::run_page::RunPage/>
                     </ParentRoute>
                 </Routes>
             </Router>
         </I18nContextProvider>
+        <Hydrated/>
     }
 }
 
@@ -107,6 +131,62 @@ fn first_render_languages() -> UseLocalesOptions {
     }
     #[cfg(not(feature = "ssr"))]
     UseLocalesOptions::default()
+}
+
+/// The i18n context for an island's code in the browser, where the server's context does
+/// not reach: the locale is the one the server rendered the page in (`<html lang>`). On
+/// the server an island is rendered inside the app and uses the app's context. Every island
+/// that shows text calls this first.
+pub fn island_i18n() {
+    use leptos_i18n::I18nContext;
+    if use_context::<I18nContext<i18n::Locale>>().is_none() {
+        provide_context(leptos_i18n::context::init_i18n_context::<i18n::Locale>());
+    }
+}
+
+/// Asks the page's head to preload the wasm chunks of the lazy island whose loader is
+/// `loader` (the island's name in snake case, then `_loader`), so that they download
+/// beside the main module rather than after it. Leptos does this for lazy routes; for a
+/// lazy island it is left to the app. The chunks are named in cargo-leptos's split
+/// manifest under the loader's name and a hash of its place in the source, so the name is
+/// looked up by its start. A build that was not split announces nothing.
+#[cfg(feature = "ssr")]
+pub fn announce_lazy_island(loader: &str) {
+    use leptos::{prefetch_lazy_fn_on_server, WasmSplitManifest};
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    // Manifest names, kept for the process's life: the manifest does not change under it.
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let Some(manifest) = use_context::<WasmSplitManifest>() else {
+        return;
+    };
+    let prefix = format!("{loader}_");
+    let names = NAMES.get_or_init(Default::default);
+    let known = names.lock().ok().and_then(|n| n.get(&prefix).copied());
+    let name = known.or_else(|| {
+        let found = manifest
+            .0
+            .with_value(|(_, chunks, _)| chunks.keys().find(|k| k.starts_with(&prefix)).cloned())?;
+        let name: &'static str = Box::leak(found.into_boxed_str());
+        if let Ok(mut n) = names.lock() {
+            n.insert(prefix, name);
+        }
+        Some(name)
+    });
+    if let Some(name) = name {
+        prefetch_lazy_fn_on_server(name);
+    }
+}
+
+/// Marks the page as fully running in the browser: `<body data-hydrated="true">`, which
+/// lets tests (and curious users) see that the wasm has taken over. Islands are hydrated in
+/// document order, each lazy one once its code has arrived, and this one is last.
+#[island]
+fn Hydrated() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }
 
 /// Keep a preference in a cookie from the browser, for a year; the no-JS links set the

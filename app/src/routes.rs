@@ -9,5 +9,4 @@ pub mod prompts;
 pub mod register;
 pub mod run_page;
 pub mod runs;
-pub mod split;
 pub mod version_page;

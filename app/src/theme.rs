@@ -1,6 +1,5 @@
 //! Light/dark theme. Until a user chooses, the page follows `prefers-color-scheme` (pure
-//! CSS); a choice is kept in a cookie that both the server (first render) and the browser
-//! (hydration) read, so they agree on the first frame.
+//! CSS); a choice is kept in a cookie the server reads to render `<html data-theme>`.
 
 use leptos::prelude::*;
 
@@ -56,23 +55,7 @@ fn initial() -> Theme {
         .unwrap_or(Theme::System)
 }
 
-#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-fn initial() -> Theme {
-    use wasm_bindgen::JsCast;
-    document()
-        .dyn_into::<web_sys::HtmlDocument>()
-        .ok()
-        .and_then(|d| d.cookie().ok())
-        .and_then(|all| {
-            all.split(';')
-                .filter_map(|p| p.trim().split_once('='))
-                .find(|(k, _)| *k == THEME_COOKIE)
-                .map(|(_, v)| Theme::parse(v))
-        })
-        .unwrap_or(Theme::System)
-}
-
-#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+#[cfg(not(feature = "ssr"))]
 fn initial() -> Theme {
     Theme::System
 }
@@ -81,6 +64,17 @@ fn initial() -> Theme {
 #[cfg(feature = "hydrate")]
 pub fn remember(theme: Theme) {
     crate::remember_preference(THEME_COOKIE, theme.as_str());
+}
+
+/// Show `theme` on the page: `<html data-theme>`, which the server sets on the first render.
+#[cfg(feature = "hydrate")]
+pub fn show(theme: Theme) {
+    if let Some(root) = document().document_element() {
+        let _ = match theme.attribute() {
+            Some(value) => root.set_attribute("data-theme", value),
+            None => root.remove_attribute("data-theme"),
+        };
+    }
 }
 
 /// Whether the operating system currently prefers dark.

@@ -1,9 +1,9 @@
 import { test, expect, Page } from '@playwright/test';
 
-// The wasm is split by route (app/src/routes/split.rs, built with `cargo leptos --split`):
-// a first visit downloads the main bundle only, and each page's chunk arrives when the
-// page is first shown, whether it is loaded directly (hydrated from the server's HTML) or
-// reached by client-side navigation.
+// Pages are rendered on the server; only their islands run in the browser. The wasm is
+// split (built with `cargo leptos --split`): a first visit downloads the main module only,
+// which holds the small islands, and each lazy island (the editor, a live run, the live run
+// list) brings its own chunks when a page that shows it is loaded.
 
 const unique = () => `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -21,30 +21,33 @@ function wasmFetches(page: Page): string[] {
   return seen;
 }
 
-const routeChunk = (seen: string[], route: string) => seen.some((f) => f.startsWith(`split___${route}_view_`));
-
-/** The wasm files the splitter's manifest lists for a lazy route's view. */
-async function manifestChunks(page: Page, route: string): Promise<string[]> {
+/** The wasm files the splitter's manifest lists for a lazy island's loader. */
+async function manifestChunks(page: Page, loader: string): Promise<string[]> {
   const res = await page.request.get('/pkg/__wasm_split_manifest.json');
   expect(res.status(), 'the site is built with --split').toBe(200);
   const manifest: Record<string, string[]> = await res.json();
-  const key = Object.keys(manifest).find((k) => k.startsWith(`__${route}_view_`));
-  expect(key, `${route} in the manifest`).toBeTruthy();
+  const key = Object.keys(manifest).find((k) => k.startsWith(`${loader}_`));
+  expect(key, `${loader} in the manifest`).toBeTruthy();
   return manifest[key!].map((c) => `${c}.wasm`);
+}
+
+/** What a load fetched: exactly the main module and the chunks of `loaders`. */
+async function expectFetched(page: Page, seen: string[], loaders: string[]) {
+  const chunks = (await Promise.all(loaders.map((l) => manifestChunks(page, l)))).flat();
+  expect([...new Set(seen)].sort()).toEqual([...new Set(['promptlab.wasm', ...chunks])].sort());
 }
 
 test.describe('hydrated', () => {
   test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, 'chunks are only loaded with JavaScript');
 
-  test('a first visit loads the main bundle only; each page brings its own chunk', async ({ page }) => {
+  test('a first visit loads the main module only; each live part brings its own chunks', async ({ page }) => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     const seen = wasmFetches(page);
 
     await page.goto('/login');
     await hydrated(page);
-    expect(seen).toContain('promptlab.wasm');
-    expect(seen.filter((f) => f !== 'promptlab.wasm'), 'no page chunk on the sign-in page').toEqual([]);
+    await expectFetched(page, seen, []);
 
     const res = await page.request.post('/api/v1/auth/register', {
       data: { email: `split-${unique()}@example.com`, name: 'Sam Split', password: 'correct-horse-battery' },
@@ -63,45 +66,48 @@ test.describe('hydrated', () => {
     expect(created.status()).toBe(201);
     const prompt = (await created.json()).id;
 
-    // The editor, loaded directly: its chunks come with it, and the live preview (which
-    // the server renders) follows the values typed.
+    // The editor: its chunks come with it, and the live preview (which the server renders)
+    // follows the values typed.
     seen.length = 0;
     await page.goto(`/prompts/${prompt}`);
     await hydrated(page);
-    // Exactly the main module and the chunks the manifest lists for the editor.
-    const editorChunks = await manifestChunks(page, 'prompt_route');
-    expect([...new Set(seen)].sort()).toEqual(['promptlab.wasm', ...editorChunks].sort());
+    await expectFetched(page, seen, ['prompt_workspace_loader']);
     await page.getByTestId('value-topic').fill('the tides');
     await expect(page.getByTestId('preview')).toContainText('Summarise the tides.');
 
-    // Client-side navigation to a page not seen yet fetches its chunk, then renders it.
+    // A link is a page load; the run list's live part brings its chunks.
+    seen.length = 0;
     await page.getByTestId('nav-runs').click();
+    await expect(page).toHaveURL(/\/runs$/);
+    await hydrated(page);
     await expect(page.getByTestId('runs-empty')).toBeVisible();
-    expect(routeChunk(seen, 'run_list_route')).toBe(true);
+    await expectFetched(page, seen, ['run_results_loader']);
 
-    // A run's page and the diff page, loaded directly, fetch their chunks and hydrate.
+    // A run's page: the live run's chunks.
     const run = await page.request.post('/api/v1/runs', { data: { prompt_id: prompt, variables: { topic: 'otters' } } });
     expect(run.status()).toBe(201);
     const runId = (await run.json()).run.id;
     seen.length = 0;
     await page.goto(`/runs/${runId}`);
     await hydrated(page);
-    expect(routeChunk(seen, 'run_route')).toBe(true);
+    await expectFetched(page, seen, ['live_run_loader']);
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'succeeded');
 
+    // Pages with nothing live (the diff, the prompt list) fetch the main module only.
     seen.length = 0;
     await page.goto(`/prompts/${prompt}/diff?from=1&to=1`);
     await hydrated(page);
-    expect(routeChunk(seen, 'diff_route')).toBe(true);
     await expect(page.getByTestId('identical')).toBeVisible();
-    // And the hydrated page navigates on the client: the prompt list's chunk arrives.
+    await expectFetched(page, seen, []);
+    seen.length = 0;
     await page.getByTestId('nav-prompts').click();
     await expect(page.getByTestId('new-prompt-name')).toBeVisible();
-    expect(routeChunk(seen, 'prompt_list_route')).toBe(true);
+    await hydrated(page);
+    await expectFetched(page, seen, []);
     expect(errors).toEqual([]);
   });
 
-  test('a page whose code cannot be loaded says so and offers a reload', async ({ page }) => {
+  test('a live part whose code cannot be loaded says so and offers a reload', async ({ page }) => {
     const res = await page.request.post('/api/v1/auth/register', {
       data: { email: `stopped-${unique()}@example.com`, name: 'Sam Stopped', password: 'correct-horse-battery' },
     });
@@ -110,28 +116,27 @@ test.describe('hydrated', () => {
     await hydrated(page);
     await expect(page.getByTestId('app-stopped')).toBeHidden();
 
-    // As after a redeploy: the /runs chunk of the build this tab started with is gone.
-    const chunk = /\/pkg\/split___run_list_route_view_[^/]*\.wasm$/;
+    // The run list's chunk cannot be fetched (as when the server was redeployed between the
+    // page and its chunk): the page says the app stopped.
+    const chunk = /\/pkg\/split_run_results_loader_[^/]*\.wasm$/;
     await page.route(chunk, (route) => route.fulfill({ status: 404, body: 'gone' }));
     await page.getByTestId('nav-runs').click();
+    await expect(page).toHaveURL(/\/runs$/);
     await expect(page.getByTestId('app-stopped')).toBeVisible();
     await expect(page.getByTestId('app-stopped')).toContainText('PromptLab was updated');
 
-    // The link reloads the page the tab was on (the navigation never happened), and with
-    // the chunk back the app works again.
+    // The link reloads the page, and with the chunk back the page works.
     await page.unroute(chunk);
     await page.getByTestId('app-stopped-reload').click();
     await hydrated(page);
-    await expect(page.getByTestId('welcome')).toBeVisible();
-    await expect(page.getByTestId('app-stopped')).toBeHidden();
-    await page.getByTestId('nav-runs').click();
     await expect(page.getByTestId('runs-empty')).toBeVisible();
+    await expect(page.getByTestId('app-stopped')).toBeHidden();
   });
 });
 
 test.describe('announced', () => {
-  // The HTML of a page loaded directly names the chunks its view needs, so the browser
-  // fetches them while the main module loads. The links are written after the page's
+  // The HTML of a page names the chunks its lazy islands need (app/src/lib.rs,
+  // announce_lazy_island), so the browser fetches them while the main module loads. The links are written after the page's
   // render has awaited, from that request's own reactive owner (server/src/layers/
   // owner_scope.rs); before that fix, a render resumed on another worker thread found
   // another request's owner, or none, and wrote no links, in about half of the loads.
@@ -142,7 +147,7 @@ test.describe('announced', () => {
       data: { email: `announced-${unique()}@example.com`, name: 'Sam Announced', password: 'correct-horse-battery' },
     });
     expect(res.status()).toBe(201);
-    const chunks = await manifestChunks(page, 'run_list_route');
+    const chunks = await manifestChunks(page, 'run_results_loader');
     expect(chunks.length).toBeGreaterThan(0);
 
     const loads = await Promise.all(

@@ -1,6 +1,7 @@
-//! The language switch. Each choice is a real link to `/prefs/locale/{locale}` (which sets
-//! the cookie and comes back), so it works without JavaScript; when hydrated, a click
-//! switches in place instead.
+//! The language switch. Each choice is a link to `/prefs/locale/{locale}`, which sets the
+//! cookie and comes back to the page, rendered by the server in the chosen language. (The
+//! page's text is the server's: only its islands run in the browser, so a switch in place
+//! would leave most of it in the old language.)
 
 use crate::i18n::*;
 use leptos::prelude::*;
@@ -30,12 +31,6 @@ pub fn LocaleSwitch() -> impl IntoView {
                             data-locale=locale.as_str()
                             class="chip"
                             aria-current=move || (i18n.get_locale() == locale).then_some("true")
-                            on:click=move |ev| {
-                                ev.prevent_default();
-                                i18n.set_locale(locale);
-                                #[cfg(feature = "hydrate")]
-                                crate::remember_preference(crate::LOCALE_COOKIE, locale.as_str());
-                            }
                         >
                             {short}
                         </a>

@@ -6,7 +6,6 @@ use super::version_history::when;
 use crate::functions::runs::recent_runs;
 use crate::i18n::*;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use promptlab::runs::RunSummary;
 use uuid::Uuid;
 
@@ -36,15 +35,15 @@ pub fn RunRows(runs: Vec<RunSummary>, #[prop(optional)] show_prompt: bool) -> im
                     let (prompt_id, prompt_name) = (r.prompt_id, r.prompt_name.clone());
                     view! {
                         <tr data-testid="run-row" data-run-id=id.to_string()>
-                            <td><A href=format!("/runs/{id}")><StatusChip status=Signal::stored(status)/></A></td>
-                            {show_prompt.then(|| view! { <td><A href=format!("/prompts/{prompt_id}")>{prompt_name}</A></td> })}
+                            <td><a href=format!("/runs/{id}")><StatusChip status=Signal::stored(status)/></a></td>
+                            {show_prompt.then(|| view! { <td><a href=format!("/prompts/{prompt_id}")>{prompt_name}</a></td> })}
                             <td>{format!("v{}", r.version_number)}</td>
                             <td><ModelLabel summary=r.clone()/></td>
                             <td>{r.output_tokens.map(|t| t.to_string()).unwrap_or_else(|| "—".into())}</td>
                             <td data-testid="row-cost">{cost_text(r.cost_usd).unwrap_or_else(|| "—".into())}</td>
                             <td>{ms_text(r.latency_ms).unwrap_or_else(|| "—".into())}</td>
                             <td class="small">{when(&r.queued_at)}</td>
-                            <td class="preview-cell"><A href=format!("/runs/{id}")>{r.preview.clone()}</A></td>
+                            <td class="preview-cell"><a href=format!("/runs/{id}")>{r.preview.clone()}</a></td>
                         </tr>
                     }
                 }).collect_view()}
@@ -84,7 +83,7 @@ pub fn RecentRuns(prompt_id: Uuid, initial: Vec<RunSummary>, tick: RwSignal<u32>
             } else {
                 view! { <div class="table-scroll"><RunRows runs=list.clone()/></div> }.into_any()
             })}
-            <A href=format!("/runs?prompt_id={prompt_id}") attr:class="small">{t!(i18n, runs.all_runs)}</A>
+            <a href=format!("/runs?prompt_id={prompt_id}") class="small">{t!(i18n, runs.all_runs)}</a>
         </section>
     }
 }

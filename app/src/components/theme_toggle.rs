@@ -1,5 +1,6 @@
-//! Light/dark toggle. A link to `/prefs/theme/{theme}` without JavaScript; in place when
-//! hydrated. While no choice is made the page follows the system setting.
+//! Light/dark toggle. A link to `/prefs/theme/{theme}` without JavaScript; in the browser
+//! (a small island) it switches in place. While no choice is made the page follows the
+//! system setting.
 
 use super::locale_switch::encode;
 use crate::i18n::*;
@@ -9,9 +10,18 @@ use leptos_router::hooks::use_location;
 
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
+    let theme = expect_context::<RwSignal<Theme>>().get_untracked();
+    let path = use_location().pathname.get_untracked();
+    view! { <ThemeSwitch current=theme.as_str().to_owned() path/> }
+}
+
+/// `current` is the theme the page was rendered with, `path` the page's path (where the
+/// link without JavaScript comes back to).
+#[island]
+fn ThemeSwitch(current: String, path: String) -> impl IntoView {
+    crate::island_i18n();
     let i18n = use_i18n();
-    let theme = expect_context::<RwSignal<Theme>>();
-    let location = use_location();
+    let theme = RwSignal::new(Theme::parse(&current));
     // Without JavaScript the server cannot know the system setting; guess "to dark".
     let target = move || match theme.get() {
         Theme::Dark => Theme::Light,
@@ -25,7 +35,7 @@ pub fn ThemeToggle() -> impl IntoView {
         <a
             class="icon-button theme-toggle"
             data-testid="theme-toggle"
-            href=move || format!("/prefs/theme/{}?next={}", target().as_str(), encode(&location.pathname.get()))
+            href=move || format!("/prefs/theme/{}?next={}", target().as_str(), encode(&path))
             title=label
             aria-label=label
             on:click=move |ev| {
@@ -38,6 +48,7 @@ pub fn ThemeToggle() -> impl IntoView {
                         Theme::System => if crate::theme::system_prefers_dark() { Theme::Light } else { Theme::Dark },
                     };
                     crate::theme::remember(next);
+                    crate::theme::show(next);
                     theme.set(next);
                 }
             }

@@ -4,7 +4,6 @@
 use crate::functions::prompts::Workspace;
 use crate::i18n::*;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// `2026-11-22 14:05 UTC`: the same text on the server and in the browser.
 pub fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -26,12 +25,12 @@ pub fn VersionHistory(workspace: Workspace) -> impl IntoView {
                     let n = v.number;
                     view! {
                         <li data-version=n>
-                            <A href=format!("/prompts/{id}/versions/{n}") attr:class="version-link">{format!("v{n}")}</A>
+                            <a href=format!("/prompts/{id}/versions/{n}") class="version-link">{format!("v{n}")}</a>
                             {v.labels.iter().map(|l| view! { <span class="chip label">{l.clone()}</span> }).collect_view()}
                             <span class="note">{v.note.clone()}</span>
                             <span class="muted small">{v.author.name.clone()} " · " {when(&v.created_at)}</span>
                             {(n > 1).then(|| view! {
-                                <A href=format!("/prompts/{id}/diff?from={}&to={n}", n - 1) attr:class="small">{t!(i18n, history.diff_prev)}</A>
+                                <a href=format!("/prompts/{id}/diff?from={}&to={n}", n - 1) class="small">{t!(i18n, history.diff_prev)}</a>
                             })}
                         </li>
                     }

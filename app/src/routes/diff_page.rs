@@ -34,8 +34,8 @@ pub fn DiffPage() -> impl IntoView {
                 <h1>{t!(i18n, diff.title)}</h1>
             </div>
             <Form method="GET" action="" attr:class="inline-form">
-                <label class="inline">{t!(i18n, diff.from)} <input type="number" name="from" min="1" prop:value=move || num("from").map(|n| n.to_string()).unwrap_or_default()/></label>
-                <label class="inline">{t!(i18n, diff.to)} <input type="number" name="to" min="1" prop:value=move || num("to").map(|n| n.to_string()).unwrap_or_default()/></label>
+                <label class="inline">{t!(i18n, diff.from)} <input type="number" name="from" min="1" value=move || num("from").map(|n| n.to_string()).unwrap_or_default()/></label>
+                <label class="inline">{t!(i18n, diff.to)} <input type="number" name="to" min="1" value=move || num("to").map(|n| n.to_string()).unwrap_or_default()/></label>
                 <button type="submit" class="button small">{t!(i18n, diff.show)}</button>
             </Form>
         </div>

@@ -34,7 +34,7 @@ pub fn PromptList() -> impl IntoView {
         <div class="two-col">
             <section>
                 <Form method="GET" action="" attr:class="search">
-                    <input type="search" name="q" maxlength="500" prop:value=q placeholder=move || t_string!(i18n, prompts.search) aria-label=move || t_string!(i18n, prompts.search)/>
+                    <input type="search" name="q" maxlength="500" value=q placeholder=move || t_string!(i18n, prompts.search) aria-label=move || t_string!(i18n, prompts.search)/>
                     {move || trash().then(|| view! { <input type="hidden" name="deleted" value="true"/> })}
                     <button type="submit" class="button">{t!(i18n, prompts.search_button)}</button>
                 </Form>

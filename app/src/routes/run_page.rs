@@ -1,5 +1,6 @@
 //! `/runs/{id}`: one run in full: status and output (live while it runs, when hydrated),
 //! tokens, cost and timings, the messages that were sent, variables and parameters.
+//! Rendered on the server; the run itself is a lazy island that follows its events.
 
 use crate::components::error_notice::ErrorNotice;
 use crate::components::role_label::role_label;
@@ -11,6 +12,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use promptlab::runs::Run;
 use promptlab::Error;
 use uuid::Uuid;
 
@@ -48,7 +50,7 @@ pub fn RunPage() -> impl IntoView {
                                 </div>
                             </div>
                             <div class="two-col wide">
-                                <RunView run=r.clone()/>
+                                <LiveRun run=r.clone()/>
                                 <aside class="card">
                                     <h2>{t!(i18n, runs.messages_sent)}</h2>
                                     {r.messages.iter().map(|m| {
@@ -76,4 +78,13 @@ pub fn RunPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The run's status, output and figures, following the run's events while it is not over.
+#[island(lazy)]
+fn LiveRun(run: Run) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::announce_lazy_island("live_run_loader");
+    crate::island_i18n();
+    view! { <RunView run/> }
 }

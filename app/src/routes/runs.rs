@@ -1,6 +1,6 @@
 //! `/runs`: run history with filters (prompt, version, status, provider, model, date range),
 //! search in output and pages. The filters are a GET form, so the page works without
-//! JavaScript; hydrated, it reloads as the user's runs change.
+//! JavaScript; in the browser, the list reloads as the user's runs change.
 
 use crate::components::error_notice::ErrorNotice;
 use crate::components::recent_runs::RunRows;
@@ -13,7 +13,8 @@ use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptlab::runs::{RunQuery, RunStatus};
+use promptlab::prompts::Page;
+use promptlab::runs::{RunQuery, RunStatus, RunSummary};
 use promptlab::Error;
 
 /// Read the filters from the address; `from`/`to` are dates (whole days, UTC). A value
@@ -75,9 +76,9 @@ fn unreadable(key: &'static str) -> Error {
     )
 }
 
-/// The address of the same filters on another page.
-fn page_href(m: &ParamsMap, page: u32) -> String {
-    let mut parts: Vec<String> = [
+/// The address of the same filters, without the page: `page=N` is added at its end.
+fn pager_base(m: &ParamsMap) -> String {
+    let parts: Vec<String> = [
         "prompt_id",
         "version",
         "status",
@@ -91,11 +92,10 @@ fn page_href(m: &ParamsMap, page: u32) -> String {
     .filter_map(|k| {
         m.get(k)
             .filter(|v| !v.is_empty())
-            .map(|v| format!("{k}={}", encode(&v)))
+            .map(|v| format!("{k}={}&", encode(&v)))
     })
     .collect();
-    parts.push(format!("page={page}"));
-    format!("/runs?{}", parts.join("&"))
+    format!("/runs?{}", parts.concat())
 }
 
 fn encode(v: &str) -> String {
@@ -113,19 +113,14 @@ fn encode(v: &str) -> String {
 pub fn RunList() -> impl IntoView {
     let i18n = use_i18n();
     let params = use_query_map();
-    let tick = RwSignal::new(0u32);
-    let runs = Resource::new_blocking(
-        move || (params.with(query_of), tick.get()),
-        |(q, _)| async move {
-            match q {
-                Ok(q) => list_runs(q).await,
-                Err(key) => Err(unreadable(key)),
-            }
-        },
-    );
+    let query = move || params.with(query_of);
+    let runs = Resource::new_blocking(query, |q| async move {
+        match q {
+            Ok(q) => list_runs(q.clone()).await.map(|page| (q, page)),
+            Err(key) => Err(unreadable(key)),
+        }
+    });
     let prompts = Resource::new(|| (), |_| list_prompts(None, None, None));
-    #[cfg(feature = "hydrate")]
-    crate::live::follow_my_runs(move |_| tick.update(|t| *t += 1));
     let value = move |k: &'static str| move || params.with(|m| m.get(k).unwrap_or_default());
     view! {
         <Title text=t_string!(i18n, runs.title).to_string()/>
@@ -137,7 +132,7 @@ pub fn RunList() -> impl IntoView {
                 <span>{t!(i18n, runs.prompt)}</span>
                 <select name="prompt_id">
                     <option value="">{t!(i18n, runs.any)}</option>
-                    <Transition fallback=|| ()>
+                    <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
                             let selected = params.with(|m| m.get("prompt_id").unwrap_or_default());
                             prompts.await.map(|page| page.items.into_iter().map(|p| {
@@ -145,12 +140,12 @@ pub fn RunList() -> impl IntoView {
                                 view! { <option value=id.clone() selected=selected == id>{p.name}</option> }
                             }).collect_view()).ok()
                         })}
-                    </Transition>
+                    </Suspense>
                 </select>
             </label>
             <label>
                 <span>{t!(i18n, runs.version)}</span>
-                <input type="number" name="version" min="1" prop:value=value("version")/>
+                <input type="number" name="version" min="1" value=value("version")/>
             </label>
             <label>
                 <span>{t!(i18n, runs.status)}</span>
@@ -163,49 +158,91 @@ pub fn RunList() -> impl IntoView {
             </label>
             <label>
                 <span>{t!(i18n, runs.provider)}</span>
-                <input type="text" name="provider" prop:value=value("provider")/>
+                <input type="text" name="provider" value=value("provider")/>
             </label>
             <label>
                 <span>{t!(i18n, runs.model)}</span>
-                <input type="text" name="model" prop:value=value("model")/>
+                <input type="text" name="model" value=value("model")/>
             </label>
             <label>
                 <span>{t!(i18n, runs.from)}</span>
-                <input type="date" name="from" prop:value=value("from")/>
+                <input type="date" name="from" value=value("from")/>
             </label>
             <label>
                 <span>{t!(i18n, runs.to)}</span>
-                <input type="date" name="to" prop:value=value("to")/>
+                <input type="date" name="to" value=value("to")/>
             </label>
             <label class="grow">
                 <span>{t!(i18n, runs.search)}</span>
-                <input type="search" name="q" data-testid="filter-q" prop:value=value("q")/>
+                <input type="search" name="q" data-testid="filter-q" value=value("q")/>
             </label>
             <div class="actions">
                 <button type="submit" class="button primary" data-testid="filter-apply">{t!(i18n, runs.filter)}</button>
                 <A href="/runs" attr:class="button">{t!(i18n, runs.clear)}</A>
             </div>
         </Form>
-        <Transition fallback=move || view! { <p class="loading">{t!(i18n, errors.loading)}</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{t!(i18n, errors.loading)}</p> }>
             {move || Suspend::new(async move {
                 match runs.await {
                     Err(e) => view! { <ErrorNotice error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
-                    Ok(page) if page.items.is_empty() => view! { <p class="muted" data-testid="runs-empty">{t!(i18n, runs.none)}</p> }.into_any(),
-                    Ok(page) => {
-                        let pages = page.total.div_ceil(u64::from(page.per_page)).max(1) as u32;
-                        let current = page.page;
-                        view! {
-                            <p class="muted small" data-testid="runs-total">{page.total} " " {t!(i18n, runs.total)}</p>
-                            <div class="table-scroll"><RunRows runs=page.items show_prompt=true/></div>
-                            <nav class="pager">
-                                {(current > 1).then(|| view! { <A href=params.with(|m| page_href(m, current - 1))>{t!(i18n, runs.prev)}</A> })}
-                                <span class="muted">{format!("{current} / {pages}")}</span>
-                                {(current < pages).then(|| view! { <A href=params.with(|m| page_href(m, current + 1))>{t!(i18n, runs.next)}</A> })}
-                            </nav>
-                        }.into_any()
+                    Ok((query, page)) => {
+                        let pager = params.with(pager_base);
+                        view! { <RunResults query page pager/> }.into_any()
                     }
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// One page of runs under the filters, reloaded as the user's runs change (a lazy island:
+/// its code arrives with the page that shows it). `pager` is the address of the same
+/// filters, to which `page=N` is added.
+#[island(lazy)]
+fn RunResults(query: RunQuery, page: Page<RunSummary>, pager: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::announce_lazy_island("run_results_loader");
+    crate::island_i18n();
+    let i18n = use_i18n();
+    let shown = RwSignal::new(page);
+    let tick = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    crate::live::follow_my_runs(move |_| tick.update(|t| *t += 1));
+    // Only the answer to the newest change is shown.
+    Effect::watch(
+        move || tick.get(),
+        move |asked, _, _| {
+            let (asked, query) = (*asked, query.clone());
+            leptos::task::spawn_local(async move {
+                let Ok(page) = list_runs(query).await else {
+                    return;
+                };
+                if tick.try_get_untracked() == Some(asked) {
+                    shown.try_set(page);
+                }
+            });
+        },
+        false,
+    );
+    let pager = StoredValue::new(pager);
+    let href = move |n: u32| format!("{}page={n}", pager.get_value());
+    move || {
+        let page = shown.get();
+        if page.items.is_empty() {
+            return view! { <p class="muted" data-testid="runs-empty">{t!(i18n, runs.none)}</p> }
+                .into_any();
+        }
+        let pages = page.total.div_ceil(u64::from(page.per_page)).max(1) as u32;
+        let current = page.page;
+        view! {
+            <p class="muted small" data-testid="runs-total">{page.total} " " {t!(i18n, runs.total)}</p>
+            <div class="table-scroll"><RunRows runs=page.items show_prompt=true/></div>
+            <nav class="pager">
+                {(current > 1).then(|| view! { <a href=href(current - 1)>{t!(i18n, runs.prev)}</a> })}
+                <span class="muted">{format!("{current} / {pages}")}</span>
+                {(current < pages).then(|| view! { <a href=href(current + 1)>{t!(i18n, runs.next)}</a> })}
+            </nav>
+        }
+        .into_any()
     }
 }
