@@ -86,10 +86,11 @@ async fn after_signups(args: &Args) -> Res<(u64, u64)> {
 }
 
 /// The shipped wasm and JS: every file, and what a first visit to each kind of page
-/// downloads. The bundle is split by route (`cargo leptos build --split`): every page needs
-/// the main module, its JS glue and the split loader; a lazy route also needs the chunks the
-/// splitter's manifest lists for its view. Returns the text and the gzip kB of a first
-/// visit (the main bundle), `None` when there is no wasm.
+/// downloads. The app runs as islands and its bundle is split (`cargo leptos build
+/// --split`): every page needs the main module, its JS glue and the split loader; a page
+/// with a lazy island (the editor, a live run, the live run list) also needs the chunks the
+/// splitter's manifest lists for the island's loader. Returns the text and the gzip kB of a
+/// first visit (the main module), `None` when there is no wasm.
 fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
     // File name -> (raw, gzip -9) bytes, for the wasm and JS files.
     let sizes: std::collections::BTreeMap<String, (u64, u64)> = std::fs::read_dir(pkg)
@@ -143,12 +144,12 @@ fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
     let first_visit = main.contains(&"promptlab.wasm").then(|| kb(g));
     let _ = writeln!(
         s,
-        "| sign-in, register, home (main bundle: {}) | {n} | {:.1} kB | {:.1} kB |",
+        "| every page; all of it for the sign-in pages, home, the prompt list, a version, a diff (main module: {}) | {n} | {:.1} kB | {:.1} kB |",
         main.join(", "),
         kb(r),
         kb(g)
     );
-    // One entry per lazy function; here those are the lazy routes' views.
+    // One entry per lazy function; here those are the lazy islands' loaders.
     for (key, chunks) in &manifest {
         let chunks: Vec<String> = chunks
             .as_array()
@@ -163,14 +164,10 @@ fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
             .iter()
             .copied()
             .chain(chunks.iter().map(String::as_str)));
-        let page = key
-            .trim_start_matches('_')
-            .split("_view_")
-            .next()
-            .unwrap_or(key);
+        let island = key.split("_loader_").next().unwrap_or(key);
         let _ = writeln!(
             s,
-            "| `{page}` (main + {} chunks) | {n} | {:.1} kB | {:.1} kB |",
+            "| a page with the `{island}` island (main + {} chunks) | {n} | {:.1} kB | {:.1} kB |",
             chunks.len(),
             kb(r),
             kb(g)

@@ -4,9 +4,9 @@
 //! The splitter (wasm_split_cli_support 0.2.3, inside cargo-leptos) lays each output
 //! module's data out again inside the segment the linker wrote; when that comes out longer
 //! than the segment, it gives up and leaves all of the data in the main module, so a first
-//! visit downloads every lazy page's strings and tables too (about 35 kB gzip here). The
-//! frontend keeps room for that (`SPLIT_DATA_SLACK` in `frontend/src/lib.rs`); this is
-//! the check that the room sufficed. `promptlab-bench wasm-data --site DIR` fails when
+//! visit downloads every lazy island's strings and tables too (about 35 kB gzip when the
+//! pages were lazy routes). The frontend keeps room for that (`SPLIT_DATA_SLACK` in
+//! `frontend/src/lib.rs`); this is the check that the room sufficed. `promptlab-bench wasm-data --site DIR` fails when
 //! the bundle has lazy modules and they carry less than 1 % of its data.
 
 use std::path::Path;
@@ -114,14 +114,14 @@ impl DataSplit {
         let all = self.main + self.lazy;
         if self.split() {
             format!(
-                "Static data: {:.1} kB of {:.1} kB in the main module, the rest in the {} lazy modules (the splitter split it by page).",
+                "Static data: {:.1} kB of {:.1} kB in the main module, the rest in the {} lazy modules (the splitter split it by lazy island).",
                 kb(self.main),
                 kb(all),
                 self.lazy_modules
             )
         } else {
             format!(
-                "Static data: **{:.1} kB of {:.1} kB in the main module**, {} bytes in the {} lazy modules: the splitter found no room to lay it out by page (see `frontend/src/lib.rs`, `SPLIT_DATA_SLACK`).",
+                "Static data: **{:.1} kB of {:.1} kB in the main module**, {} bytes in the {} lazy modules: the splitter found no room to lay it out by module (see `frontend/src/lib.rs`, `SPLIT_DATA_SLACK`).",
                 kb(self.main),
                 kb(all),
                 self.lazy,
