@@ -32,8 +32,8 @@ use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-/// Name of the cookie holding the chosen locale: set by the language switch (in the
-/// browser, or by `/prefs/locale` without JavaScript), read by the server's first render.
+/// Name of the cookie holding the chosen locale: set by the language switch's links
+/// (`/prefs/locale`), read by the server when it renders a page.
 pub const LOCALE_COOKIE: &str = "i18n_pref_locale";
 
 /// The HTML document around the app, rendered on the server only.
@@ -189,8 +189,8 @@ fn Hydrated() -> impl IntoView {
     }
 }
 
-/// Keep a preference in a cookie from the browser, for a year; the no-JS links set the
-/// same cookie on the server (`/prefs/...`).
+/// Keep a preference in a cookie from the browser, for a year (the theme switch); its
+/// link without JavaScript sets the same cookie on the server (`/prefs/theme`).
 #[cfg(feature = "hydrate")]
 pub fn remember_preference(cookie: &str, value: &str) {
     use wasm_bindgen::JsCast;
