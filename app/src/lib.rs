@@ -206,9 +206,8 @@ pub const STOPPED_NOTICE_ID: &str = "app-stopped";
 
 /// A hidden, translated notice that the browser shows if the page's code stops: a panic
 /// aborts the whole wasm module, after which nothing on the page responds. The likeliest
-/// cause is a page chunk that cannot be loaded because the server was redeployed with a
-/// new build while the tab was open. A plain link reloads the page (`rel="external"`: the
-/// router is gone by then).
+/// cause is a lazy island's chunk that cannot be loaded because the server was redeployed
+/// with a new build between the page and its chunk. A plain link reloads the page.
 #[component]
 fn StoppedNotice() -> impl IntoView {
     use crate::i18n::*;

@@ -107,6 +107,12 @@ test('registration errors are shown in place', async ({ page, request, javaScrip
   await page.getByLabel('Password').fill('another-password');
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('alert')).toHaveText('An account with this email already exists.');
+  if (javaScriptEnabled) {
+    // The form is an island: the error comes in place, and what was typed stays.
+    await expect(page).toHaveURL(/\/register$/);
+    await expect(page.getByLabel('Name')).toHaveValue('Second');
+    await expect(page.getByLabel('Email')).toHaveValue(email);
+  }
 });
 
 test('the theme follows the system until chosen, then sticks', async ({ page, javaScriptEnabled }) => {

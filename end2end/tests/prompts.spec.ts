@@ -81,8 +81,8 @@ test.describe('hydrated', () => {
   });
 });
 
-test('a version page renders and works without JavaScript', async ({ page, javaScriptEnabled }) => {
-  test.skip(javaScriptEnabled, 'the no-JS project covers this');
+// The version page has no island: its forms are plain posts with or without JavaScript.
+test('a version page renders and its forms work as plain posts', async ({ page }) => {
   await signUp(page);
   const name = `nojs-${unique()}`;
   const created = await page.request.post('/api/v1/prompts', {
@@ -110,6 +110,25 @@ test('a version page renders and works without JavaScript', async ({ page, javaS
   await page.getByTestId('restore').click();
   // Identical to the latest: nothing new; the page says v1 still.
   await expect(page).toHaveURL(new RegExp(`/prompts/${id}/versions/1$`));
+});
+
+test('a prompt name already taken is refused; in the browser, in place', async ({ page, javaScriptEnabled }) => {
+  await signUp(page);
+  const name = `taken-${unique()}`;
+  const created = await page.request.post('/api/v1/prompts', { data: { name } });
+  expect(created.status()).toBe(201);
+  await page.goto('/prompts');
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByTestId('new-prompt-name').fill(name);
+  await page.getByLabel('Description').fill('a second one');
+  await page.getByRole('button', { name: 'Create prompt' }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+  if (javaScriptEnabled) {
+    // The form is an island: the page stays, and so does what was typed.
+    await expect(page).toHaveURL(/\/prompts$/);
+    await expect(page.getByTestId('new-prompt-name')).toHaveValue(name);
+    await expect(page.getByLabel('Description')).toHaveValue('a second one');
+  }
 });
 
 // The editor's preview comes from the server, which runs templates in its sandbox; the

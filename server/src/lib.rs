@@ -189,9 +189,9 @@ pub fn leptos_options() -> Result<LeptosOptions, String> {
 }
 
 /// What is wrong with the built site under the site root, if anything the browser would
-/// notice. The wasm is split by route (`cargo leptos build --split`): a bundle built
-/// without `--split` imports a loader module that does not exist, so pages render but
-/// never hydrate. Returns `None` when no site is built at all (API-only use) or it is fine.
+/// notice. The wasm is split (`cargo leptos build --split`; the lazy islands' code goes
+/// into chunks): a bundle built without `--split` imports a loader module that does not
+/// exist, so pages render but their islands never hydrate. Returns `None` when no site is built at all (API-only use) or it is fine.
 pub fn site_problem(options: &LeptosOptions) -> Option<String> {
     let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     let wasm = pkg.join(format!("{}.wasm", options.output_name));

@@ -1,6 +1,6 @@
 //! Accounts from the browser: sign up, sign in, sign out, and who is signed in.
 //! On success the session cookie is set and the browser is sent on (with JavaScript the
-//! router navigates; without it the form post gets a 302).
+//! form's island follows the redirect; without it the form post gets a 302).
 
 use leptos::prelude::*;
 use promptlab::accounts::Me;

@@ -12,13 +12,30 @@ use leptos_router::components::{Redirect, A};
 #[component]
 pub fn Login() -> impl IntoView {
     let i18n = use_i18n();
-    let action = ServerAction::<SignIn>::new();
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
         <Title text=t_string!(i18n, auth.login_title).to_string()/>
         <RedirectIfSignedIn/>
         <AuthFrame>
             <h1>{t!(i18n, auth.login_title)}</h1>
+            <SignInForm/>
+            <p class="muted">
+                {t!(i18n, auth.no_account)} " " <A href="/register">{t!(i18n, auth.register_link)}</A>
+            </p>
+        </AuthFrame>
+    }
+}
+
+/// The sign-in form: a plain post without JavaScript (an error comes back with the page);
+/// in the browser an island, so an error shows in place and the email stays typed.
+#[island(lazy)]
+fn SignInForm() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::announce_lazy_island("sign_in_form_loader");
+    crate::island_i18n();
+    let i18n = use_i18n();
+    let action = ServerAction::<SignIn>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
             <ActionForm action>
                 <label>
                     <span>{t!(i18n, auth.email)}</span>
@@ -33,10 +50,6 @@ pub fn Login() -> impl IntoView {
                     {t!(i18n, auth.submit_login)}
                 </button>
             </ActionForm>
-            <p class="muted">
-                {t!(i18n, auth.no_account)} " " <A href="/register">{t!(i18n, auth.register_link)}</A>
-            </p>
-        </AuthFrame>
     }
 }
 

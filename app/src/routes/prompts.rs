@@ -20,8 +20,6 @@ pub fn PromptList() -> impl IntoView {
         move || (q(), tag(), trash()),
         |(q, tag, deleted)| list_prompts(Some(q), tag, Some(deleted)),
     );
-    let create = ServerAction::<CreatePrompt>::new();
-    let create_error = Signal::derive(move || create.value().get().and_then(|r| r.err()));
     view! {
         <Title text=t_string!(i18n, prompts.title).to_string()/>
         <div class="page-head">
@@ -68,25 +66,41 @@ pub fn PromptList() -> impl IntoView {
             </section>
             <aside class="card">
                 <h2>{t!(i18n, prompts.new)}</h2>
-                <ActionForm action=create>
-                    <label>
-                        <span>{t!(i18n, prompts.name)}</span>
-                        <input type="text" name="name" required maxlength="64" pattern="[a-z0-9][a-z0-9._\\-]*" data-testid="new-prompt-name"/>
-                        <small class="muted">{t!(i18n, prompts.name_hint)}</small>
-                    </label>
-                    <label>
-                        <span>{t!(i18n, prompts.description)}</span>
-                        <input type="text" name="description" maxlength="2000"/>
-                    </label>
-                    <label>
-                        <span>{t!(i18n, prompts.tags)}</span>
-                        <input type="text" name="tags"/>
-                        <small class="muted">{t!(i18n, prompts.tags_hint)}</small>
-                    </label>
-                    <ErrorNotice error=create_error/>
-                    <button type="submit" class="button primary" disabled=move || create.pending().get()>{t!(i18n, prompts.create)}</button>
-                </ActionForm>
+                <NewPromptForm/>
             </aside>
         </div>
+    }
+}
+
+/// The form that creates a prompt: a plain post without JavaScript; in the browser an
+/// island, so an error (a name taken, say) shows in place and what was typed stays. On
+/// success the server sends the browser to the new prompt.
+#[island(lazy)]
+fn NewPromptForm() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::announce_lazy_island("new_prompt_form_loader");
+    crate::island_i18n();
+    let i18n = use_i18n();
+    let create = ServerAction::<CreatePrompt>::new();
+    let create_error = Signal::derive(move || create.value().get().and_then(|r| r.err()));
+    view! {
+            <ActionForm action=create>
+                <label>
+                    <span>{t!(i18n, prompts.name)}</span>
+                    <input type="text" name="name" required maxlength="64" pattern="[a-z0-9][a-z0-9._\\-]*" data-testid="new-prompt-name"/>
+                    <small class="muted">{t!(i18n, prompts.name_hint)}</small>
+                </label>
+                <label>
+                    <span>{t!(i18n, prompts.description)}</span>
+                    <input type="text" name="description" maxlength="2000"/>
+                </label>
+                <label>
+                    <span>{t!(i18n, prompts.tags)}</span>
+                    <input type="text" name="tags"/>
+                    <small class="muted">{t!(i18n, prompts.tags_hint)}</small>
+                </label>
+                <ErrorNotice error=create_error/>
+                <button type="submit" class="button primary" disabled=move || create.pending().get()>{t!(i18n, prompts.create)}</button>
+            </ActionForm>
     }
 }

@@ -11,13 +11,30 @@ use leptos_router::components::A;
 #[component]
 pub fn Register() -> impl IntoView {
     let i18n = use_i18n();
-    let action = ServerAction::<SignUp>::new();
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
         <Title text=t_string!(i18n, auth.register_title).to_string()/>
         <RedirectIfSignedIn/>
         <AuthFrame>
             <h1>{t!(i18n, auth.register_title)}</h1>
+            <SignUpForm/>
+            <p class="muted">
+                {t!(i18n, auth.have_account)} " " <A href="/login">{t!(i18n, auth.login_link)}</A>
+            </p>
+        </AuthFrame>
+    }
+}
+
+/// The sign-up form: a plain post without JavaScript; in the browser an island, so an
+/// error shows in place and what was typed stays.
+#[island(lazy)]
+fn SignUpForm() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::announce_lazy_island("sign_up_form_loader");
+    crate::island_i18n();
+    let i18n = use_i18n();
+    let action = ServerAction::<SignUp>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
             <ActionForm action>
                 <label>
                     <span>{t!(i18n, auth.name)}</span>
@@ -37,9 +54,5 @@ pub fn Register() -> impl IntoView {
                     {t!(i18n, auth.submit_register)}
                 </button>
             </ActionForm>
-            <p class="muted">
-                {t!(i18n, auth.have_account)} " " <A href="/login">{t!(i18n, auth.login_link)}</A>
-            </p>
-        </AuthFrame>
     }
 }

@@ -50,7 +50,7 @@ pub fn RunPage() -> impl IntoView {
                                 </div>
                             </div>
                             <div class="two-col wide">
-                                <LiveRun run=r.clone()/>
+                                <LiveRun run=live_part(r.clone())/>
                                 <aside class="card">
                                     <h2>{t!(i18n, runs.messages_sent)}</h2>
                                     {r.messages.iter().map(|m| {
@@ -78,6 +78,14 @@ pub fn RunPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// What the island shows of a run: its summary and output. The messages sent and the
+/// variables are on the page already, beside it, and are not written into it again.
+fn live_part(mut run: Run) -> Run {
+    run.messages.clear();
+    run.variables.clear();
+    run
 }
 
 /// The run's status, output and figures, following the run's events while it is not over.

@@ -5,7 +5,7 @@
 //! (`Owner::new`) becomes a child of whatever is current. On a multi-threaded runtime a
 //! request's future can be resumed on a thread where another request left its root. Then
 //! (seen in the load test) leptos_integration_utils's code after the page's stream
-//! registers the lazy routes' preload links with, or looks for `ServerMetaContext` in, the
+//! registers the lazy islands' preload links with, or looks for `ServerMetaContext` in, the
 //! other request's owner ("tried to use a leptos_meta component without
 //! `ServerMetaContext` provided"), and a server function's owner would be a child of a
 //! stranger's page: it could read a context that page provided, and be cleaned up with it.
