@@ -59,7 +59,7 @@ pub async fn footprint(args: &Args) -> Res<Section> {
     goals.push(match first_visit {
         Some(kb) => Goal::new(
             "wasm + JS of a first visit ≤ 250 kB gzip",
-            format!("{kb:.1} kB"),
+            format!("{kb:.1} kB (the sign-in page)"),
             kb <= 250.0,
         ),
         None => Goal::new(
@@ -89,8 +89,10 @@ async fn after_signups(args: &Args) -> Res<(u64, u64)> {
 /// downloads. The app runs as islands and its bundle is split (`cargo leptos build
 /// --split`): every page needs the main module, its JS glue and the split loader; a page
 /// with a lazy island (the editor, a live run, the live run list) also needs the chunks the
-/// splitter's manifest lists for the island's loader. Returns the text and the gzip kB of a
-/// first visit (the main module), `None` when there is no wasm.
+/// splitter's manifest lists for the island's loader. A first visit lands on the sign-in
+/// page (`/` sends a signed-out visitor there), whose form is a lazy island. Returns the
+/// text and the gzip kB of that page's download (the main module alone in a bundle without
+/// that island), `None` when there is no wasm.
 fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
     // File name -> (raw, gzip -9) bytes, for the wasm and JS files.
     let sizes: std::collections::BTreeMap<String, (u64, u64)> = std::fs::read_dir(pkg)
@@ -141,10 +143,10 @@ fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
         "What a first visit downloads (goal ≤ 250 kB gzip), from the splitter's manifest:\n\n| page | files | raw | gzip -9 |\n|---|---:|---:|---:|"
     );
     let (n, r, g) = sum(&mut main.iter().copied());
-    let first_visit = main.contains(&"promptlab.wasm").then(|| kb(g));
+    let mut first_visit = main.contains(&"promptlab.wasm").then(|| kb(g));
     let _ = writeln!(
         s,
-        "| every page; all of it for the sign-in pages, home, the prompt list, a version, a diff (main module: {}) | {n} | {:.1} kB | {:.1} kB |",
+        "| every page; all of it for home, a version, a diff (main module: {}) | {n} | {:.1} kB | {:.1} kB |",
         main.join(", "),
         kb(r),
         kb(g)
@@ -165,6 +167,9 @@ fn wasm_sizes(pkg: &std::path::Path) -> (String, Option<f64>) {
             .copied()
             .chain(chunks.iter().map(String::as_str)));
         let island = key.split("_loader_").next().unwrap_or(key);
+        if island == "sign_in_form" && first_visit.is_some() {
+            first_visit = Some(kb(g));
+        }
         let _ = writeln!(
             s,
             "| a page with the `{island}` island (main + {} chunks) | {n} | {:.1} kB | {:.1} kB |",
