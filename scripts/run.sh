@@ -12,7 +12,7 @@ profile=release
 build_flag=--release
 if [ "${1:-}" = "--dev" ]; then profile=debug; build_flag=""; fi
 
-# --split: the wasm is split by route (app/src/routes/split.rs); every build needs it.
+# --split: the lazy islands' code goes into chunks of its own; every build needs it.
 cargo leptos build --split $build_flag
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 if [ "$profile" = release ]; then export LEPTOS_ENV="${LEPTOS_ENV:-PROD}"; fi
