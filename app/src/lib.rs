@@ -20,6 +20,7 @@ pub mod components;
 pub mod functions;
 #[cfg(feature = "hydrate")]
 pub mod live;
+pub mod reload;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod security;
@@ -65,7 +66,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// the page. Rendered so, about a third of the loads of pages with a blocking resource under
 /// the signed-in layout never finished (the server's timeout answered them), with one tokio
 /// worker thread as with two; with the switch left on, none did. `pages_finish` in
-/// `server/tests/integration/pages.rs` loads every page 12 times and fails without this.
+/// `server/tests/integration/islands.rs` loads every page 12 times and fails without this.
 /// The cost: the resources' data is written into the page too, as before islands, and the
 /// browser ignores it.
 #[component]
@@ -83,7 +84,7 @@ pub fn App() -> impl IntoView {
     let theme = theme::provide_theme();
     view! {
         <Stylesheet id="leptos" href="/pkg/promptlab.css"/>
-        <Html {..} data-theme=move || theme.get().attribute()/>
+        <Html {..} data-theme=theme.attribute()/>
         <Title formatter=|page: String| if page.is_empty() { "PromptLab".to_owned() } else { format!("{page} · PromptLab") }/>
         <I18nContextProvider ssr_lang_header_getter=first_render_languages()>
             <StoppedNotice/>
@@ -153,27 +154,23 @@ pub fn island_i18n() {
 #[cfg(feature = "ssr")]
 pub fn announce_lazy_island(loader: &str) {
     use leptos::{prefetch_lazy_fn_on_server, WasmSplitManifest};
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    // Manifest names, kept for the process's life: the manifest does not change under it.
-    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    use std::sync::OnceLock;
+    // The manifest's names, read once: Leptos reads the manifest once per process too, and
+    // wants them `'static`.
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     let Some(manifest) = use_context::<WasmSplitManifest>() else {
         return;
     };
-    let prefix = format!("{loader}_");
-    let names = NAMES.get_or_init(Default::default);
-    let known = names.lock().ok().and_then(|n| n.get(&prefix).copied());
-    let name = known.or_else(|| {
-        let found = manifest
-            .0
-            .with_value(|(_, chunks, _)| chunks.keys().find(|k| k.starts_with(&prefix)).cloned())?;
-        let name: &'static str = Box::leak(found.into_boxed_str());
-        if let Ok(mut n) = names.lock() {
-            n.insert(prefix, name);
-        }
-        Some(name)
+    let names = NAMES.get_or_init(|| {
+        manifest.0.with_value(|(_, chunks, _)| {
+            chunks
+                .keys()
+                .map(|k| &*Box::leak(k.clone().into_boxed_str()))
+                .collect()
+        })
     });
-    if let Some(name) = name {
+    let prefix = format!("{loader}_");
+    if let Some(name) = names.iter().find(|n| n.starts_with(&prefix)) {
         prefetch_lazy_fn_on_server(name);
     }
 }

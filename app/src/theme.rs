@@ -40,9 +40,11 @@ impl Theme {
     }
 }
 
-/// Create the theme signal from the cookie and share it with the tree.
-pub fn provide_theme() -> RwSignal<Theme> {
-    let theme = RwSignal::new(initial());
+/// Read the theme the page is rendered with from the cookie and share it with the tree
+/// (a value, not a signal: the page is rendered once, on the server; the toggle's island
+/// keeps its own).
+pub fn provide_theme() -> Theme {
+    let theme = initial();
     provide_context(theme);
     theme
 }

@@ -53,28 +53,12 @@ pub fn RunRows(runs: Vec<RunSummary>, #[prop(optional)] show_prompt: bool) -> im
 }
 
 /// The latest runs of one prompt: `initial` (loaded with the page), reloaded when `tick`
-/// changes. A plain signal rather than a resource: the list arrives with the page, so
-/// hydration has nothing to fetch, and a reload can never be lost to one still pending
-/// (only the answer to the newest tick is shown).
+/// changes ([`crate::reload::reload_on`]).
 #[component]
 pub fn RecentRuns(prompt_id: Uuid, initial: Vec<RunSummary>, tick: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let runs = RwSignal::new(initial);
-    Effect::watch(
-        move || tick.get(),
-        move |asked, _, _| {
-            let asked = *asked;
-            leptos::task::spawn_local(async move {
-                let Ok(list) = recent_runs(prompt_id).await else {
-                    return;
-                };
-                if tick.try_get_untracked() == Some(asked) {
-                    runs.try_set(list);
-                }
-            });
-        },
-        false,
-    );
+    crate::reload::reload_on(tick, runs, move || recent_runs(prompt_id));
     view! {
         <section class="card recent-runs" data-testid="recent-runs">
             <h2>{t!(i18n, runs.recent)}</h2>

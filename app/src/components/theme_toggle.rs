@@ -10,7 +10,7 @@ use leptos_router::hooks::use_location;
 
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
-    let theme = expect_context::<RwSignal<Theme>>().get_untracked();
+    let theme = expect_context::<Theme>();
     let path = use_location().pathname.get_untracked();
     view! { <ThemeSwitch current=theme.as_str().to_owned() path/> }
 }

@@ -111,22 +111,7 @@ fn PromptWorkspace(ws: Workspace) -> impl IntoView {
     let side = RwSignal::new(ws);
     let tick = RwSignal::new(0u32);
     let runs_tick = RwSignal::new(0u32);
-    // Only the answer to the newest save is shown.
-    Effect::watch(
-        move || tick.get(),
-        move |asked, _, _| {
-            let asked = *asked;
-            leptos::task::spawn_local(async move {
-                let Ok(ws) = prompt_workspace(pid, false).await else {
-                    return;
-                };
-                if tick.try_get_untracked() == Some(asked) {
-                    side.try_set(ws);
-                }
-            });
-        },
-        false,
-    );
+    crate::reload::reload_on(tick, side, move || prompt_workspace(pid, false));
     view! {
         <div class="two-col wide">
             <PromptEditor prompt_id=pid initial=content preview base on_saved=Callback::new(move |_| tick.update(|t| *t += 1)) on_ran=Callback::new(move |_| runs_tick.update(|t| *t += 1)) providers/>

@@ -208,22 +208,7 @@ fn RunResults(query: RunQuery, page: Page<RunSummary>, pager: String) -> impl In
     let tick = RwSignal::new(0u32);
     #[cfg(feature = "hydrate")]
     crate::live::follow_my_runs(move |_| tick.update(|t| *t += 1));
-    // Only the answer to the newest change is shown.
-    Effect::watch(
-        move || tick.get(),
-        move |asked, _, _| {
-            let (asked, query) = (*asked, query.clone());
-            leptos::task::spawn_local(async move {
-                let Ok(page) = list_runs(query).await else {
-                    return;
-                };
-                if tick.try_get_untracked() == Some(asked) {
-                    shown.try_set(page);
-                }
-            });
-        },
-        false,
-    );
+    crate::reload::reload_on(tick, shown, move || list_runs(query.clone()));
     let pager = StoredValue::new(pager);
     let href = move |n: u32| format!("{}page={n}", pager.get_value());
     move || {

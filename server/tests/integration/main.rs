@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod authorization;
 mod crash;
+mod islands;
 mod pages;
 mod prompts;
 mod protection;
