@@ -1,6 +1,11 @@
 //! The event streams of runs: one run's events for a watcher (resumable with the last
 //! event id, from the live bus or, for runs this process does not hold, from the store),
 //! and the per-user stream of run summaries that feeds run lists.
+//!
+//! Both are polled by the connection that sends them: an event goes from the worker that
+//! emits it, through the bus's broadcast channel, straight to the task writing the
+//! watcher's response, with no task of the stream's own in between (one wake-up fewer
+//! per event on the way to the screen).
 
 use super::{prompt_name, summary};
 use crate::accounts::service::Identity;
@@ -11,9 +16,12 @@ use crate::runs::bus::Live;
 use crate::runs::{EventKind, RunError, RunEvent, RunStatus};
 use crate::store::runs;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 use sea_orm::EntityTrait;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 /// How often a watcher of a run this process does not hold re-reads the store.
@@ -38,68 +46,111 @@ pub fn follow_run(
     id: Uuid,
     last: Option<u64>,
 ) -> BoxStream<'static, Arc<RunEvent>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Arc<RunEvent>>(64);
-    let engine = engine.clone();
-    tokio::spawn(async move {
-        let mut closing = engine.runtime().bus.closing();
-        tokio::select! {
-            _ = pump(&engine, id, last, &tx) => {}
-            _ = closing.wait_for(|c| *c) => {}
-        }
-    });
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|ev| (ev, rx))
-    }))
+    let watcher = Watcher {
+        engine: engine.clone(),
+        id,
+        last,
+        live: None,
+        stored_snapshot_sent: None,
+        ended: false,
+    };
+    futures::stream::unfold(
+        watcher,
+        |mut w| async move { w.next().await.map(|ev| (ev, w)) },
+    )
+    .take_until(server_closing(engine))
+    .boxed()
 }
 
-/// Feed one watcher. Returns when the run ended or the watcher left.
-async fn pump(
-    engine: &Engine,
+/// Resolves when the server starts closing its streams.
+fn server_closing(engine: &Engine) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut closing = engine.runtime().bus.closing();
+    async move {
+        let _ = closing.wait_for(|c| *c).await;
+    }
+}
+
+/// One watcher's place in a run's events.
+struct Watcher {
+    engine: Engine,
     id: Uuid,
-    mut last: Option<u64>,
-    tx: &tokio::sync::mpsc::Sender<Arc<RunEvent>>,
-) {
-    let bus = &engine.runtime().bus;
-    let mut stored_snapshot_sent: Option<(String, usize)> = None;
-    loop {
-        if let Some(live) = bus.get(id) {
-            match follow(&live, last, tx).await {
-                Follow::Done => return,
-                // The entry went away without a final event (handed back to the queue):
-                // fall back to the store.
-                Follow::Closed(seen) => last = seen,
+    /// The last live event sent (or the watcher's own last id, before any).
+    last: Option<u64>,
+    /// Following the run on this process's bus.
+    live: Option<Following>,
+    /// The stored (status, output length) last sent as a snapshot.
+    stored_snapshot_sent: Option<(String, usize)>,
+    /// The final event was sent, or the run is gone.
+    ended: bool,
+}
+
+impl Watcher {
+    /// The next event for this watcher; `None` once the run ended.
+    async fn next(&mut self) -> Option<Arc<RunEvent>> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if self.live.is_none() {
+                if let Some(live) = self.engine.runtime().bus.get(self.id) {
+                    self.live = Some(Following::new(live, self.last));
+                }
+            }
+            if let Some(following) = &mut self.live {
+                match following.next().await {
+                    Next::Event(ev) => {
+                        self.ended = ev.kind.is_terminal();
+                        return Some(ev);
+                    }
+                    // The entry went away without a final event (handed back to the
+                    // queue): fall back to the store.
+                    Next::Closed(seen) => {
+                        self.last = seen;
+                        self.live = None;
+                    }
+                }
+            }
+            if let Some(ev) = self.look_in_store().await {
+                return Some(ev);
             }
         }
-        let m = match runs::Entity::find_by_id(id).one(engine.db()).await {
+    }
+
+    /// One look at the stored run: a snapshot when it changed since the last one sent,
+    /// the final event when it ended. Waits a while before answering `None` (nothing new;
+    /// look again, on the bus first).
+    async fn look_in_store(&mut self) -> Option<Arc<RunEvent>> {
+        let id = self.id;
+        let db = self.engine.db();
+        let m = match runs::Entity::find_by_id(id).one(db).await {
             Ok(Some(m)) => m,
-            Ok(None) => return,
+            Ok(None) => {
+                self.ended = true;
+                return None;
+            }
             Err(e) => {
                 tracing::warn!(run = %id, error = %e, "reading a run for its watcher");
                 tokio::time::sleep(STORE_POLL).await;
-                continue;
+                return None;
             }
         };
         let status = RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed);
         let key = (m.status.clone(), m.output.len());
-        if stored_snapshot_sent.as_ref() != Some(&key) {
-            let snap = Arc::new(RunEvent {
+        if self.stored_snapshot_sent.as_ref() != Some(&key) {
+            self.stored_snapshot_sent = Some(key);
+            // The final event follows on the next call: the stored state is unchanged then.
+            return Some(Arc::new(RunEvent {
                 seq: 0,
                 run_id: id,
                 kind: EventKind::Snapshot {
                     status,
                     attempts: m.attempts,
-                    output: m.output.clone(),
+                    output: m.output,
                 },
-            });
-            if tx.send(snap).await.is_err() {
-                return;
-            }
-            stored_snapshot_sent = Some(key);
+            }));
         }
         if status.is_terminal() {
-            let name = prompt_name(engine.db(), m.prompt_id)
-                .await
-                .unwrap_or_default();
+            let name = prompt_name(db, m.prompt_id).await.unwrap_or_default();
             let s = Box::new(summary(&m, &name));
             let kind = match status {
                 RunStatus::Succeeded => EventKind::Succeeded { run: s },
@@ -116,87 +167,90 @@ async fn pump(
                     }
                 }
             };
-            let _ = tx
-                .send(Arc::new(RunEvent {
-                    seq: 0,
-                    run_id: id,
-                    kind,
-                }))
-                .await;
-            return;
-        }
-        if tx.is_closed() {
-            return;
+            self.ended = true;
+            return Some(Arc::new(RunEvent {
+                seq: 0,
+                run_id: id,
+                kind,
+            }));
         }
         // Queued for a worker that has not claimed it yet, or running elsewhere.
         tokio::time::sleep(STORE_POLL).await;
+        None
     }
 }
 
-enum Follow {
-    Done,
+enum Next {
+    Event(Arc<RunEvent>),
+    /// The run left the bus without a final event; the last event id sent.
     Closed(Option<u64>),
 }
 
-async fn follow(
-    live: &Live,
-    last: Option<u64>,
-    tx: &tokio::sync::mpsc::Sender<Arc<RunEvent>>,
-) -> Follow {
-    let (replay, mut rx) = live.subscribe(last);
-    let mut seen = None;
-    if forward(replay, &mut seen, tx).await {
-        return Follow::Done;
-    }
-    let mut seen = seen.or(last);
-    let mut gone = live.gone();
-    loop {
-        let received = tokio::select! {
-            biased;
-            r = rx.recv() => r,
-            _ = gone.wait_for(|g| *g) => {
-                // Drain what is already in the channel (the final event among it).
-                match rx.try_recv() {
-                    Ok(ev) => Ok(ev),
-                    Err(_) => return Follow::Closed(seen),
-                }
-            }
-        };
-        let done = match received {
-            Ok(ev) => forward([ev], &mut seen, tx).await,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                // Fell behind the (small) channel: the entry's history has every event,
-                // so catch up from it exactly and listen again from there.
-                let (missed, fresh) = live.subscribe(seen);
-                rx = fresh;
-                forward(missed, &mut seen, tx).await
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return Follow::Closed(seen),
-        };
-        if done {
-            return Follow::Done;
-        }
-    }
+/// A watcher following a run on the bus: the replay of what it missed, then live events,
+/// each once and in order.
+struct Following {
+    live: Arc<Live>,
+    pending: VecDeque<Arc<RunEvent>>,
+    rx: broadcast::Receiver<Arc<RunEvent>>,
+    gone: watch::Receiver<bool>,
+    /// The last event id taken from the channel or the history.
+    seen: Option<u64>,
 }
 
-/// Send the events after `seen` (advancing it); true when the watcher left or the run
-/// ended.
-async fn forward(
-    events: impl IntoIterator<Item = Arc<RunEvent>>,
-    seen: &mut Option<u64>,
-    tx: &tokio::sync::mpsc::Sender<Arc<RunEvent>>,
-) -> bool {
-    for ev in events {
-        if seen.is_some_and(|s| ev.seq <= s) {
-            continue;
-        }
-        *seen = Some(ev.seq);
-        let end = ev.kind.is_terminal();
-        if tx.send(ev).await.is_err() || end {
-            return true;
+impl Following {
+    fn new(live: Arc<Live>, last: Option<u64>) -> Self {
+        let (replay, rx) = live.subscribe(last);
+        // The replay is what came after `last` (or a snapshot, whatever its id).
+        let seen = replay.last().map(|ev| ev.seq).or(last);
+        Self {
+            gone: live.gone(),
+            live,
+            pending: replay.into(),
+            rx,
+            seen,
         }
     }
-    false
+
+    /// Queue the events after `seen`, advancing it.
+    fn take(&mut self, events: impl IntoIterator<Item = Arc<RunEvent>>) {
+        for ev in events {
+            if self.seen.is_some_and(|s| ev.seq <= s) {
+                continue;
+            }
+            self.seen = Some(ev.seq);
+            self.pending.push_back(ev);
+        }
+    }
+
+    async fn next(&mut self) -> Next {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Next::Event(ev);
+            }
+            let received = tokio::select! {
+                biased;
+                r = self.rx.recv() => r,
+                _ = self.gone.wait_for(|g| *g) => {
+                    // Drain what is already in the channel (the final event among it).
+                    match self.rx.try_recv() {
+                        Ok(ev) => Ok(ev),
+                        Err(_) => return Next::Closed(self.seen),
+                    }
+                }
+            };
+            match received {
+                Ok(ev) => self.take([ev]),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the (small) channel: the entry's history has every
+                    // event, so catch up from it exactly and listen again from there.
+                    let (missed, fresh) = self.live.subscribe(self.seen);
+                    self.rx = fresh;
+                    self.take(missed);
+                }
+                Err(broadcast::error::RecvError::Closed) => return Next::Closed(self.seen),
+            }
+        }
+    }
 }
 
 /// What the per-user stream sends.
@@ -211,31 +265,20 @@ pub enum UserStreamItem {
 /// Summaries of the caller's runs as they change.
 pub fn user_events(engine: &Engine, who: &Identity) -> BoxStream<'static, UserStreamItem> {
     let user = who.user.id;
-    let (tx, rx) = tokio::sync::mpsc::channel::<UserStreamItem>(64);
-    let engine = engine.clone();
-    tokio::spawn(async move {
-        let bus = &engine.runtime().bus;
-        let mut events = bus.user_events();
-        let mut closing = bus.closing();
+    let events = engine.runtime().bus.user_events();
+    futures::stream::unfold(events, move |mut events| async move {
         loop {
-            let item = tokio::select! {
-                _ = closing.wait_for(|c| *c) => return,
-                _ = tx.closed() => return,
-                r = events.recv() => match r {
-                    Ok(ev) if ev.user == user => UserStreamItem::Run(ev.json.clone()),
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
-                    Err(_) => return,
-                },
+            let item = match events.recv().await {
+                Ok(ev) if ev.user == user => UserStreamItem::Run(ev.json.clone()),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
+                Err(broadcast::error::RecvError::Closed) => return None,
             };
-            if tx.send(item).await.is_err() {
-                return;
-            }
+            return Some((item, events));
         }
-    });
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|ev| (ev, rx))
-    }))
+    })
+    .take_until(server_closing(engine))
+    .boxed()
 }
 
 #[cfg(test)]
@@ -243,43 +286,67 @@ mod tests {
     use super::*;
     use crate::runs::bus::Bus;
 
-    /// A watcher slower than the run (its own channel holds one event) falls behind the
-    /// bus's small broadcast channel many times over, and still gets every event once, in
-    /// order, with no gap.
+    /// A watcher slower than the run (it does not ask for the next event while hundreds
+    /// are emitted) falls behind the bus's small broadcast channel many times over, and
+    /// still gets every event once, in order, with no gap.
     #[tokio::test]
     async fn a_lagging_watcher_catches_up_exactly() {
         let bus = Bus::default();
         let live = bus.open(Uuid::new_v4(), Uuid::new_v4(), RunStatus::Queued, 0);
         live.emit(EventKind::Queued);
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let watcher = {
-            let live = live.clone();
-            tokio::spawn(async move { follow(&live, Some(0), &tx).await })
-        };
+        let mut following = Following::new(live.clone(), Some(0));
         live.emit(EventKind::Started { attempt: 1 });
-        for n in 0..500 {
-            live.emit(EventKind::Delta {
-                text: format!("{n} "),
-            });
-            if n % 50 == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
         let mut seqs = Vec::new();
         let mut text = String::new();
+        let mut n = 0;
         while seqs.len() < 502 {
-            let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-                .await
-                .expect("events keep coming")
-                .expect("watcher alive");
+            // Emit in bursts well past the channel's size, reading a few between them.
+            if n < 500 && seqs.len() % 7 == 0 {
+                for _ in 0..50 {
+                    live.emit(EventKind::Delta {
+                        text: format!("{n} "),
+                    });
+                    n += 1;
+                }
+            }
+            let ev = match tokio::time::timeout(Duration::from_secs(5), following.next()).await {
+                Ok(Next::Event(ev)) => ev,
+                Ok(Next::Closed(_)) => panic!("the run is still on the bus"),
+                Err(_) => panic!("events keep coming"),
+            };
             if let EventKind::Delta { text: t } = &ev.kind {
                 text.push_str(t);
             }
             seqs.push(ev.seq);
         }
-        watcher.abort();
         assert_eq!(seqs, (1..=502).collect::<Vec<u64>>());
         let expected: String = (0..500).map(|n| format!("{n} ")).collect();
         assert_eq!(text, expected);
+    }
+
+    /// A run that leaves the bus without a final event (handed back to the queue) ends
+    /// the following with the last id sent, after what was already in the channel.
+    #[tokio::test]
+    async fn a_run_leaving_the_bus_closes_after_its_last_event() {
+        let bus = Bus::default();
+        let id = Uuid::new_v4();
+        let live = bus.open(id, Uuid::new_v4(), RunStatus::Running, 1);
+        live.emit(EventKind::Delta { text: "a".into() });
+        let mut following = Following::new(live.clone(), None);
+        let Next::Event(snapshot) = following.next().await else {
+            panic!("a snapshot first");
+        };
+        assert!(matches!(snapshot.kind, EventKind::Snapshot { .. }));
+        let delta = live.emit(EventKind::Delta { text: "b".into() });
+        bus.close(id);
+        drop(live);
+        match following.next().await {
+            Next::Event(ev) => assert_eq!(ev.seq, delta.seq),
+            Next::Closed(_) => panic!("the event before the close is delivered"),
+        }
+        match tokio::time::timeout(Duration::from_secs(5), following.next()).await {
+            Ok(Next::Closed(seen)) => assert_eq!(seen, Some(delta.seq)),
+            _ => panic!("closed after the last event"),
+        }
     }
 }
