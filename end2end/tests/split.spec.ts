@@ -84,7 +84,7 @@ test.describe('hydrated', () => {
     await expect(page.getByTestId('runs-empty')).toBeVisible();
     await expectFetched(page, seen, ['run_results_loader']);
 
-    // A run's page: the live run's chunks.
+    // A run's page while the run streams (the mock takes 1.5 s): the live run's chunks.
     const run = await page.request.post('/api/v1/runs', { data: { prompt_id: prompt, variables: { topic: 'otters' } } });
     expect(run.status()).toBe(201);
     const runId = (await run.json()).run.id;
@@ -93,6 +93,14 @@ test.describe('hydrated', () => {
     await hydrated(page);
     await expectFetched(page, seen, ['live_run_loader']);
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'succeeded');
+
+    // Once it is over, its page is plain HTML: the main module only.
+    seen.length = 0;
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'succeeded');
+    await expect(page.getByTestId('run-output')).toContainText('otters');
+    await expectFetched(page, seen, []);
 
     // A page with no lazy island (the diff) fetches the main module only; the prompt list
     // brings its form's chunks.

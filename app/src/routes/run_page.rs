@@ -1,6 +1,7 @@
 //! `/runs/{id}`: one run in full: status and output (live while it runs, when hydrated),
 //! tokens, cost and timings, the messages that were sent, variables and parameters.
-//! Rendered on the server; the run itself is a lazy island that follows its events.
+//! Rendered on the server; a run not over yet is a lazy island that follows its events,
+//! a finished one is plain HTML.
 
 use crate::components::error_notice::ErrorNotice;
 use crate::components::role_label::role_label;
@@ -50,7 +51,13 @@ pub fn RunPage() -> impl IntoView {
                                 </div>
                             </div>
                             <div class="two-col wide">
-                                <LiveRun run=live_part(r.clone())/>
+                                {if s.status.is_terminal() {
+                                    // Over: nothing will change, so no island (and none of
+                                    // its code) for it.
+                                    view! { <RunView run=live_part(r.clone())/> }.into_any()
+                                } else {
+                                    view! { <LiveRun run=live_part(r.clone())/> }.into_any()
+                                }}
                                 <aside class="card">
                                     <h2>{t!(i18n, runs.messages_sent)}</h2>
                                     {r.messages.iter().map(|m| {
@@ -80,8 +87,9 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
-/// What the island shows of a run: its summary and output. The messages sent and the
-/// variables are on the page already, beside it, and are not written into it again.
+/// What the run view shows of a run: its summary and output. The messages sent and the
+/// variables are on the page already, beside it, and are not written into the island's
+/// props again.
 fn live_part(mut run: Run) -> Run {
     run.messages.clear();
     run.variables.clear();
