@@ -6,7 +6,9 @@
 //! snapshot when that id is not in this process's history (after a restart, or too old).
 //! The store stays the source of truth: a run with no live entry is read from the database.
 //!
-//! A second channel carries run summaries for the per-user stream that feeds run lists.
+//! A channel per user carries run summaries for the per-user stream that feeds run lists:
+//! an event wakes only that user's watchers, and one user's burst of runs cannot make
+//! another's list fall behind.
 
 use super::{apply, EventKind, RunEvent, RunStatus, RunSummary};
 use std::collections::HashMap;
@@ -18,8 +20,9 @@ use uuid::Uuid;
 /// the channel's slots are allocated up front for every run in flight (at 256 they were
 /// ~12 kB a run, 120 MB at 10,000 runs), and catching up is exact.
 const RUN_CHANNEL: usize = 16;
-/// Summaries buffered for per-user streams.
-const USER_CHANNEL: usize = 4096;
+/// Summaries buffered for one user's streams (slots allocated up front, for each user with
+/// a stream open). A watcher further behind is told to reload its list.
+const USER_CHANNEL: usize = 256;
 
 /// A change to one of a user's runs, for the per-user stream.
 #[derive(Debug, Clone)]
@@ -176,10 +179,11 @@ impl Live {
     }
 }
 
-/// Live runs and the per-user channel.
+/// Live runs and the per-user channels.
 pub struct Bus {
     live: Mutex<HashMap<Uuid, Arc<Live>>>,
-    users: broadcast::Sender<Arc<UserEvent>>,
+    /// The channel of each user with a stream open (or open until lately).
+    users: Mutex<HashMap<Uuid, broadcast::Sender<Arc<UserEvent>>>>,
     closing: watch::Sender<bool>,
 }
 
@@ -187,7 +191,7 @@ impl Default for Bus {
     fn default() -> Self {
         Self {
             live: Mutex::new(HashMap::new()),
-            users: broadcast::channel(USER_CHANNEL).0,
+            users: Mutex::new(HashMap::new()),
             closing: watch::channel(false).0,
         }
     }
@@ -238,17 +242,42 @@ impl Bus {
         self.map().len()
     }
 
-    /// Tell per-user watchers about a run's new state.
-    pub fn publish_user(&self, user: Uuid, run: RunSummary) {
-        if self.users.receiver_count() == 0 {
-            return;
-        }
-        let json: Arc<str> = serde_json::to_string(&run).unwrap_or_default().into();
-        let _ = self.users.send(Arc::new(UserEvent { user, run, json }));
+    fn users(&self) -> MutexGuard<'_, HashMap<Uuid, broadcast::Sender<Arc<UserEvent>>>> {
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn user_events(&self) -> broadcast::Receiver<Arc<UserEvent>> {
-        self.users.subscribe()
+    /// Tell `user`'s watchers about a run's new state (nothing to do when none watches).
+    pub fn publish_user(&self, user: Uuid, run: RunSummary) {
+        let tx = {
+            let mut users = self.users();
+            match users.get(&user) {
+                None => return,
+                Some(tx) if tx.receiver_count() == 0 => {
+                    users.remove(&user);
+                    return;
+                }
+                Some(tx) => tx.clone(),
+            }
+        };
+        let json: Arc<str> = serde_json::to_string(&run).unwrap_or_default().into();
+        let _ = tx.send(Arc::new(UserEvent { user, run, json }));
+    }
+
+    /// Summaries of `user`'s runs from now on.
+    pub fn user_events(&self, user: Uuid) -> broadcast::Receiver<Arc<UserEvent>> {
+        let mut users = self.users();
+        // Channels whose watchers all left go here (or at their user's next event).
+        users.retain(|_, tx| tx.receiver_count() > 0);
+        users
+            .entry(user)
+            .or_insert_with(|| broadcast::channel(USER_CHANNEL).0)
+            .subscribe()
+    }
+
+    /// Users with a channel (a stream open, or open until lately).
+    #[cfg(test)]
+    fn user_channels(&self) -> usize {
+        self.users().len()
     }
 
     /// End every event stream (the server is stopping).
@@ -327,5 +356,45 @@ mod tests {
         assert_eq!(replay.len(), 1);
         let next = rx.recv().await.unwrap();
         assert_eq!(next.seq, replay[0].seq + 1);
+    }
+
+    fn run_of(user: Uuid) -> RunSummary {
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::new_v4(), "project_id": Uuid::new_v4(), "prompt_id": Uuid::new_v4(),
+            "prompt_name": "p", "preview": "",
+            "version_number": 1, "created_by": user, "provider": "mock", "model": "m",
+            "status": "queued", "attempts": 0, "mock": true, "cached": false,
+            "run_key": "k", "queued_at": "2026-11-29T00:00:00Z",
+        }))
+        .expect("a run summary")
+    }
+
+    /// Each user's watchers get that user's runs only, and a channel nobody watches any
+    /// more is dropped.
+    #[tokio::test]
+    async fn user_events_reach_that_users_watchers_only() {
+        let bus = Bus::default();
+        let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut ann_1 = bus.user_events(ann);
+        let mut ann_2 = bus.user_events(ann);
+        let mut bob_1 = bus.user_events(bob);
+        let ann_run = run_of(ann);
+        bus.publish_user(ann, ann_run.clone());
+        for rx in [&mut ann_1, &mut ann_2] {
+            let ev = rx.try_recv().expect("ann's watchers are told");
+            assert_eq!(ev.run.id, ann_run.id);
+            assert!(ev.json.contains(&ann_run.id.to_string()));
+        }
+        assert!(bob_1.try_recv().is_err(), "bob is not told of ann's run");
+        // Nobody watches a third user: nothing is kept for them.
+        bus.publish_user(Uuid::new_v4(), run_of(Uuid::new_v4()));
+        assert_eq!(bus.user_channels(), 2);
+        // Bob leaves: his channel goes at his next event, or at the next subscription.
+        drop(bob_1);
+        bus.publish_user(bob, run_of(bob));
+        assert_eq!(bus.user_channels(), 1);
+        drop((ann_1, ann_2));
+        let _carl = bus.user_events(Uuid::new_v4());
+        assert_eq!(bus.user_channels(), 1);
     }
 }

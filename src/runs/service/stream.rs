@@ -264,18 +264,14 @@ pub enum UserStreamItem {
 
 /// Summaries of the caller's runs as they change.
 pub fn user_events(engine: &Engine, who: &Identity) -> BoxStream<'static, UserStreamItem> {
-    let user = who.user.id;
-    let events = engine.runtime().bus.user_events();
-    futures::stream::unfold(events, move |mut events| async move {
-        loop {
-            let item = match events.recv().await {
-                Ok(ev) if ev.user == user => UserStreamItem::Run(ev.json.clone()),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            return Some((item, events));
-        }
+    let events = engine.runtime().bus.user_events(who.user.id);
+    futures::stream::unfold(events, |mut events| async move {
+        let item = match events.recv().await {
+            Ok(ev) => UserStreamItem::Run(ev.json.clone()),
+            Err(broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((item, events))
     })
     .take_until(server_closing(engine))
     .boxed()

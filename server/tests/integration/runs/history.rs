@@ -1,8 +1,12 @@
-//! Run history through the API: filters, search, and only the caller's own runs.
+//! Run history through the API: filters, search, and only the caller's own runs; the
+//! per-user stream of run summaries that keeps run lists live.
 
 use super::Runs;
 use crate::support::{error_of, TestApp};
-use serde_json::json;
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
 
 async fn history_filters_and_search(app: &TestApp) {
     let r = Runs::new(app, "history@example.com").await;
@@ -93,3 +97,72 @@ async fn history_filters_and_search(app: &TestApp) {
     );
 }
 with_fake_provider!(history, history_filters_and_search);
+
+/// The caller's stream of run summaries (`GET /api/v1/runs/events`): (event, data).
+async fn user_stream(r: &Runs<'_>) -> impl Stream<Item = (String, Value)> + Unpin {
+    let res = r
+        .app
+        .client()
+        .get(r.app.url("/api/v1/runs/events"))
+        .bearer_auth(&r.api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    Box::pin(res.bytes_stream().eventsource().filter_map(|e| async move {
+        let e = e.ok()?;
+        Some((e.event, serde_json::from_str(&e.data).ok()?))
+    }))
+}
+
+/// Summaries from `stream` until the run `id` is reported succeeded (at most 20 s).
+async fn until_succeeded(
+    stream: &mut (impl Stream<Item = (String, Value)> + Unpin),
+    id: &str,
+) -> Vec<(String, Value)> {
+    let mut seen = Vec::new();
+    let collect = async {
+        while let Some((event, data)) = stream.next().await {
+            let done = data["id"] == id && data["status"] == "succeeded";
+            seen.push((event, data));
+            if done {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), collect)
+        .await
+        .unwrap_or_else(|_| panic!("run {id} reported succeeded on its user's stream: {seen:?}"));
+    seen
+}
+
+/// Each user's stream tells of that user's runs as they change, and of nobody else's.
+async fn user_streams_carry_their_own_runs(app: &TestApp) {
+    let ann = Runs::new(app, "ann-stream@example.com").await;
+    let bob = Runs::new(app, "bob-stream@example.com").await;
+    let mut ann_stream = user_stream(&ann).await;
+    let mut bob_stream = user_stream(&bob).await;
+    let mut ids = Vec::new();
+    for (r, topic) in [(&ann, "otters"), (&bob, "herons")] {
+        let prompt = r.prompt(topic, "openai_compat", "ok:tokens=3").await;
+        let (_, run) = r
+            .start(json!({ "prompt_id": prompt, "variables": { "topic": topic } }))
+            .await;
+        ids.push(run["id"].as_str().unwrap().to_owned());
+    }
+    let ann_seen = until_succeeded(&mut ann_stream, &ids[0]).await;
+    let bob_seen = until_succeeded(&mut bob_stream, &ids[1]).await;
+    for (seen, own, other) in [(&ann_seen, &ids[0], &ids[1]), (&bob_seen, &ids[1], &ids[0])] {
+        assert!(seen.iter().all(|(event, _)| event == "run"), "{seen:?}");
+        assert!(
+            seen.iter().all(|(_, data)| data["id"] == own.as_str()),
+            "only the user's own run, never {other}: {seen:?}"
+        );
+        let last = &seen.last().unwrap().1;
+        assert!(
+            last["output_tokens"].as_u64().is_some(),
+            "the final summary: {last}"
+        );
+    }
+}
+with_fake_provider!(user_streams, user_streams_carry_their_own_runs);
