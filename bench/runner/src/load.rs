@@ -2,7 +2,7 @@
 //! fixed time, with many SSE subscribers connected throughout. Any error fails it.
 
 use crate::support::{
-    client, setup_user, start_fake, start_run, start_server, summarize, Res, Summary,
+    client, cpu_seconds, setup_user, start_fake, start_run, start_server, summarize, Res, Summary,
 };
 use crate::Args;
 use eventsource_stream::Eventsource;
@@ -33,14 +33,17 @@ pub struct LoadReport {
     pub sse_events: u64,
     pub sse_errors: u64,
     pub peak_rss_kb: u64,
+    /// The server's CPU time (process and kernel) from the first request to the end.
+    pub server_cpu_s: f64,
 }
 
 impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "load: {} s at {} req/s with {} SSE subscribers: {} requests, {} errors, {} SSE events ({} stream errors), server peak RSS {:.1} MB",
-            self.seconds, self.rps, self.subscribers, self.requests, self.errors, self.sse_events, self.sse_errors, self.peak_rss_kb as f64 / 1024.0
+            "load: {} s at {} req/s with {} SSE subscribers: {} requests, {} errors, {} SSE events ({} stream errors), server peak RSS {:.1} MB, server CPU {:.1} s ({:.0} % of one core)",
+            self.seconds, self.rps, self.subscribers, self.requests, self.errors, self.sse_events, self.sse_errors, self.peak_rss_kb as f64 / 1024.0,
+            self.server_cpu_s, self.server_cpu_s * 100.0 / (self.seconds + 2) as f64
         )?;
         writeln!(f, "| traffic | requests | p50 ms | p99 ms | max ms |")?;
         writeln!(f, "|---|---:|---:|---:|---:|")?;
@@ -137,6 +140,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     let period = Duration::from_secs_f64(1.0 / f64::from(args.rps.max(1)));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let cpu_before = cpu_seconds(server.pid());
     let end = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = tokio::task::JoinSet::new();
     let mut i = 0usize;
@@ -207,6 +211,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     // Let the started runs finish while subscribers still listen.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let peak_rss_kb = server.rss_kb().1;
+    let cpu_after = cpu_seconds(server.pid());
     stop.send_replace(true);
     for s in subs {
         let _ = s.await;
@@ -232,6 +237,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
         sse_events: sse_events.load(Ordering::Relaxed),
         sse_errors: sse_errors.load(Ordering::Relaxed),
         peak_rss_kb,
+        server_cpu_s: (cpu_after.0 - cpu_before.0) + (cpu_after.1 - cpu_before.1),
     })
 }
 
