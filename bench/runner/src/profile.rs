@@ -31,6 +31,7 @@ pub async fn run(args: &Args) -> Res<()> {
     )
     .await?;
     let cpu_before = cpu_seconds(server.pid());
+    let switches_before = context_switches(server.pid());
     let (b, t, p) = (server.base.clone(), token.clone(), prompt.clone());
     let (ttft, done, errors, samples) = at_rate(args.rps, args.seconds, move |n| {
         let (h, b, t, p) = (http.clone(), b.clone(), t.clone(), p.clone());
@@ -38,6 +39,7 @@ pub async fn run(args: &Args) -> Res<()> {
     })
     .await;
     let cpu_after = cpu_seconds(server.pid());
+    let switches_after = context_switches(server.pid());
     let (user, system) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     server.terminate(Duration::from_secs(300)).await?;
     let (tt, td) = (summarize(ttft), summarize(done));
@@ -65,6 +67,12 @@ pub async fn run(args: &Args) -> Res<()> {
             per_run(user + system),
             per_run(user),
             per_run(system)
+        );
+        let n = td.n as f64;
+        println!(
+            "server context switches per run: {:.1} voluntary (a thread went to sleep and was woken later), {:.1} involuntary",
+            (switches_after.0 - switches_before.0) as f64 / n,
+            (switches_after.1 - switches_before.1) as f64 / n
         );
     }
     for e in samples {

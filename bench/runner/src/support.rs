@@ -417,3 +417,26 @@ pub fn cpu_seconds(pid: u32) -> (f64, f64) {
         .unwrap_or(100.0);
     (ticks(11) / hz, ticks(12) / hz)
 }
+
+/// Context switches of all a process's threads so far: (voluntary, involuntary). A thread
+/// switched out voluntarily went to sleep waiting (for a socket, a lock, a channel); each
+/// such sleep is a wake-up later, a hand-off the run path pays for in latency.
+pub fn context_switches(pid: u32) -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (0, 0);
+    };
+    let mut total = (0, 0);
+    for task in tasks.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        total.0 += field("voluntary_ctxt_switches:");
+        total.1 += field("nonvoluntary_ctxt_switches:");
+    }
+    total
+}
