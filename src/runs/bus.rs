@@ -24,14 +24,9 @@ const RUN_CHANNEL: usize = 16;
 /// a stream open). A watcher further behind is told to reload its list.
 const USER_CHANNEL: usize = 256;
 
-/// A change to one of a user's runs, for the per-user stream.
-#[derive(Debug, Clone)]
-pub struct UserEvent {
-    pub user: Uuid,
-    pub run: RunSummary,
-    /// The summary as JSON, serialised once for every watcher.
-    pub json: Arc<str>,
-}
+/// A change to one of a user's runs, for the per-user stream: the run's summary as JSON,
+/// serialised once for every watcher.
+pub type UserEvent = Arc<str>;
 
 struct State {
     seq: u64,
@@ -183,7 +178,7 @@ impl Live {
 pub struct Bus {
     live: Mutex<HashMap<Uuid, Arc<Live>>>,
     /// The channel of each user with a stream open (or open until lately).
-    users: Mutex<HashMap<Uuid, broadcast::Sender<Arc<UserEvent>>>>,
+    users: Mutex<HashMap<Uuid, broadcast::Sender<UserEvent>>>,
     closing: watch::Sender<bool>,
 }
 
@@ -242,7 +237,7 @@ impl Bus {
         self.map().len()
     }
 
-    fn users(&self) -> MutexGuard<'_, HashMap<Uuid, broadcast::Sender<Arc<UserEvent>>>> {
+    fn users(&self) -> MutexGuard<'_, HashMap<Uuid, broadcast::Sender<UserEvent>>> {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -259,12 +254,11 @@ impl Bus {
                 Some(tx) => tx.clone(),
             }
         };
-        let json: Arc<str> = serde_json::to_string(&run).unwrap_or_default().into();
-        let _ = tx.send(Arc::new(UserEvent { user, run, json }));
+        let _ = tx.send(serde_json::to_string(&run).unwrap_or_default().into());
     }
 
     /// Summaries of `user`'s runs from now on.
-    pub fn user_events(&self, user: Uuid) -> broadcast::Receiver<Arc<UserEvent>> {
+    pub fn user_events(&self, user: Uuid) -> broadcast::Receiver<UserEvent> {
         let mut users = self.users();
         // Channels whose watchers all left go here (or at their user's next event).
         users.retain(|_, tx| tx.receiver_count() > 0);
@@ -381,9 +375,9 @@ mod tests {
         let ann_run = run_of(ann);
         bus.publish_user(ann, ann_run.clone());
         for rx in [&mut ann_1, &mut ann_2] {
-            let ev = rx.try_recv().expect("ann's watchers are told");
-            assert_eq!(ev.run.id, ann_run.id);
-            assert!(ev.json.contains(&ann_run.id.to_string()));
+            let json = rx.try_recv().expect("ann's watchers are told");
+            let told: RunSummary = serde_json::from_str(&json).expect("a run summary");
+            assert_eq!(told.id, ann_run.id);
         }
         assert!(bob_1.try_recv().is_err(), "bob is not told of ann's run");
         // Nobody watches a third user: nothing is kept for them.

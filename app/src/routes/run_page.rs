@@ -51,13 +51,16 @@ pub fn RunPage() -> impl IntoView {
                                 </div>
                             </div>
                             <div class="two-col wide">
-                                {if s.status.is_terminal() {
-                                    // Over: nothing will change, so no island (and none of
-                                    // its code) for it.
-                                    view! { <RunView run=live_part(r.clone())/> }.into_any()
-                                } else {
-                                    view! { <LiveRun run=live_part(r.clone())/> }.into_any()
-                                }}
+                                {
+                                    let run = live_part(r.clone());
+                                    if s.status.is_terminal() {
+                                        // Over: nothing will change, so no island (and
+                                        // none of its code) for it.
+                                        view! { <RunView run/> }.into_any()
+                                    } else {
+                                        view! { <LiveRun run/> }.into_any()
+                                    }
+                                }
                                 <aside class="card">
                                     <h2>{t!(i18n, runs.messages_sent)}</h2>
                                     {r.messages.iter().map(|m| {

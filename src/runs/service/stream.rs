@@ -52,6 +52,8 @@ pub fn follow_run(
         last,
         live: None,
         stored_snapshot_sent: None,
+        stored_final: None,
+        rest: false,
         ended: false,
     };
     futures::stream::unfold(
@@ -80,6 +82,10 @@ struct Watcher {
     live: Option<Following>,
     /// The stored (status, output length) last sent as a snapshot.
     stored_snapshot_sent: Option<(String, usize)>,
+    /// The final event read with the snapshot just sent, to send next.
+    stored_final: Option<Arc<RunEvent>>,
+    /// Wait before the next look at the store (it was just read and the run is not over).
+    rest: bool,
     /// The final event was sent, or the run is gone.
     ended: bool,
 }
@@ -90,6 +96,14 @@ impl Watcher {
         loop {
             if self.ended {
                 return None;
+            }
+            if let Some(ev) = self.stored_final.take() {
+                self.ended = true;
+                return Some(ev);
+            }
+            if std::mem::take(&mut self.rest) {
+                // Queued for a worker that has not claimed it yet, or running elsewhere.
+                tokio::time::sleep(STORE_POLL).await;
             }
             if self.live.is_none() {
                 if let Some(live) = self.engine.runtime().bus.get(self.id) {
@@ -116,9 +130,9 @@ impl Watcher {
         }
     }
 
-    /// One look at the stored run: a snapshot when it changed since the last one sent,
-    /// the final event when it ended. Waits a while before answering `None` (nothing new;
-    /// look again, on the bus first).
+    /// One read of the stored run: a snapshot when it changed since the last one sent,
+    /// then (now or as the next event) the final event when it ended. `None`: nothing new
+    /// (look again after a rest, on the bus first), or the run is gone.
     async fn look_in_store(&mut self) -> Option<Arc<RunEvent>> {
         let id = self.id;
         let db = self.engine.db();
@@ -130,15 +144,22 @@ impl Watcher {
             }
             Err(e) => {
                 tracing::warn!(run = %id, error = %e, "reading a run for its watcher");
-                tokio::time::sleep(STORE_POLL).await;
+                self.rest = true;
                 return None;
             }
         };
         let status = RunStatus::parse(&m.status).unwrap_or(RunStatus::Failed);
+        let last = if status.is_terminal() {
+            let name = prompt_name(db, m.prompt_id).await.unwrap_or_default();
+            Some(final_event(&m, status, &name))
+        } else {
+            self.rest = true;
+            None
+        };
         let key = (m.status.clone(), m.output.len());
         if self.stored_snapshot_sent.as_ref() != Some(&key) {
             self.stored_snapshot_sent = Some(key);
-            // The final event follows on the next call: the stored state is unchanged then.
+            self.stored_final = last;
             return Some(Arc::new(RunEvent {
                 seq: 0,
                 run_id: id,
@@ -149,35 +170,34 @@ impl Watcher {
                 },
             }));
         }
-        if status.is_terminal() {
-            let name = prompt_name(db, m.prompt_id).await.unwrap_or_default();
-            let s = Box::new(summary(&m, &name));
-            let kind = match status {
-                RunStatus::Succeeded => EventKind::Succeeded { run: s },
-                RunStatus::Canceled => EventKind::Canceled { run: s },
-                _ => {
-                    let e = s.error.clone().unwrap_or(RunError {
-                        code: "failed".into(),
-                        message: String::new(),
-                    });
-                    EventKind::Failed {
-                        code: e.code,
-                        message: e.message,
-                        run: s,
-                    }
-                }
-            };
-            self.ended = true;
-            return Some(Arc::new(RunEvent {
-                seq: 0,
-                run_id: id,
-                kind,
-            }));
-        }
-        // Queued for a worker that has not claimed it yet, or running elsewhere.
-        tokio::time::sleep(STORE_POLL).await;
-        None
+        self.ended = last.is_some();
+        last
     }
+}
+
+/// The final event of a stored run that ended.
+fn final_event(m: &runs::Model, status: RunStatus, prompt_name: &str) -> Arc<RunEvent> {
+    let s = Box::new(summary(m, prompt_name));
+    let kind = match status {
+        RunStatus::Succeeded => EventKind::Succeeded { run: s },
+        RunStatus::Canceled => EventKind::Canceled { run: s },
+        _ => {
+            let e = s.error.clone().unwrap_or(RunError {
+                code: "failed".into(),
+                message: String::new(),
+            });
+            EventKind::Failed {
+                code: e.code,
+                message: e.message,
+                run: s,
+            }
+        }
+    };
+    Arc::new(RunEvent {
+        seq: 0,
+        run_id: m.id,
+        kind,
+    })
 }
 
 enum Next {
@@ -267,7 +287,7 @@ pub fn user_events(engine: &Engine, who: &Identity) -> BoxStream<'static, UserSt
     let events = engine.runtime().bus.user_events(who.user.id);
     futures::stream::unfold(events, |mut events| async move {
         let item = match events.recv().await {
-            Ok(ev) => UserStreamItem::Run(ev.json.clone()),
+            Ok(json) => UserStreamItem::Run(json),
             Err(broadcast::error::RecvError::Lagged(_)) => UserStreamItem::Resync,
             Err(broadcast::error::RecvError::Closed) => return None,
         };
