@@ -1,8 +1,9 @@
 //! The load test: mixed traffic (page loads, API reads, run starts) at a steady rate for a
 //! fixed time, with many SSE subscribers connected throughout. Any error fails it.
 
+use crate::procfs::cpu_seconds;
 use crate::support::{
-    client, cpu_seconds, setup_user, start_fake, start_run, start_server, summarize, Res, Summary,
+    client, setup_user, start_fake, start_run, start_server, summarize, Res, Summary,
 };
 use crate::Args;
 use eventsource_stream::Eventsource;
@@ -33,8 +34,10 @@ pub struct LoadReport {
     pub sse_events: u64,
     pub sse_errors: u64,
     pub peak_rss_kb: u64,
-    /// The server's CPU time (process and kernel) from the first request to the end.
+    /// The server's CPU time (process and kernel) from the first request to the end, and
+    /// how long that was.
     pub server_cpu_s: f64,
+    pub cpu_window_s: f64,
 }
 
 impl std::fmt::Display for LoadReport {
@@ -43,7 +46,7 @@ impl std::fmt::Display for LoadReport {
             f,
             "load: {} s at {} req/s with {} SSE subscribers: {} requests, {} errors, {} SSE events ({} stream errors), server peak RSS {:.1} MB, server CPU {:.1} s ({:.0} % of one core)",
             self.seconds, self.rps, self.subscribers, self.requests, self.errors, self.sse_events, self.sse_errors, self.peak_rss_kb as f64 / 1024.0,
-            self.server_cpu_s, self.server_cpu_s * 100.0 / (self.seconds + 2) as f64
+            self.server_cpu_s, self.server_cpu_s * 100.0 / self.cpu_window_s.max(f64::EPSILON)
         )?;
         writeln!(f, "| traffic | requests | p50 ms | p99 ms | max ms |")?;
         writeln!(f, "|---|---:|---:|---:|---:|")?;
@@ -140,8 +143,8 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     let period = Duration::from_secs_f64(1.0 / f64::from(args.rps.max(1)));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let cpu_before = cpu_seconds(server.pid());
-    let end = Instant::now() + Duration::from_secs(args.seconds);
+    let (cpu_before, cpu_since) = (cpu_seconds(server.pid()), Instant::now());
+    let end = cpu_since + Duration::from_secs(args.seconds);
     let mut tasks = tokio::task::JoinSet::new();
     let mut i = 0usize;
     while Instant::now() < end {
@@ -212,6 +215,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let peak_rss_kb = server.rss_kb().1;
     let cpu_after = cpu_seconds(server.pid());
+    let cpu_window_s = cpu_since.elapsed().as_secs_f64();
     stop.send_replace(true);
     for s in subs {
         let _ = s.await;
@@ -238,6 +242,7 @@ pub async fn measure(args: &Args) -> Res<LoadReport> {
         sse_errors: sse_errors.load(Ordering::Relaxed),
         peak_rss_kb,
         server_cpu_s: (cpu_after.0 - cpu_before.0) + (cpu_after.1 - cpu_before.1),
+        cpu_window_s,
     })
 }
 

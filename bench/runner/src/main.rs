@@ -17,6 +17,7 @@ mod concurrency;
 mod footprint;
 mod load;
 mod overhead;
+mod procfs;
 mod profile;
 mod report;
 mod scenarios;

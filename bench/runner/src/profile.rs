@@ -5,6 +5,7 @@
 //! SIGTERM so that the profiler writes its output.
 
 use crate::overhead::{at_rate, through_once, Path};
+use crate::procfs::{context_switches, cpu_seconds};
 use crate::support::*;
 use crate::Args;
 use std::time::Duration;

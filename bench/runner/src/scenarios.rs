@@ -20,7 +20,7 @@ pub async fn all(args: &Args) -> Res<()> {
         "Written by `bench/run.sh` (`promptlab-bench all`) on {date}, at commit {}. Every line of this file comes from that run; what the figures mean against the goals, the profiles behind the misses and earlier rounds are in `bench/ANALYSIS.md`.\n",
         commit()
     );
-    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(out, "- Machine: {}", crate::procfs::machine());
     let _ = writeln!(out, "- Server: `{}` (release build), SQLite in a temp directory, fake provider process on loopback (`{}`).", args.server.display(), args.fake.display());
     let _ = writeln!(out, "- Client: this program, in its own process on the same machine (so it competes for the same cores).\n");
 

@@ -1,4 +1,5 @@
 //! Processes under test (the server and the fake provider), HTTP helpers, statistics.
+//! What /proc says about them and the machine is in `procfs`.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -61,17 +62,7 @@ impl Proc {
     }
     /// (current RSS, peak RSS) in kB, from /proc.
     pub fn rss_kb(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        crate::procfs::rss_kb(self.pid())
     }
 }
 
@@ -362,81 +353,4 @@ pub fn summarize(mut xs: Vec<Duration>) -> Summary {
         p99: q(0.99),
         max: xs[xs.len() - 1].as_secs_f64() * 1000.0,
     }
-}
-
-/// The machine, for the report.
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<u64>().ok())
-        })
-        .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
-        .unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cpu}, {cores} cores, {mem} RAM, Linux {}", kernel.trim())
-}
-
-/// CPU time a process has used so far, all its threads: (user, system) in seconds.
-pub fn cpu_seconds(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at the state, field 3;
-    // utime and stime are fields 14 and 15, in clock ticks.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let hz = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(100.0);
-    (ticks(11) / hz, ticks(12) / hz)
-}
-
-/// Context switches of all a process's threads so far: (voluntary, involuntary). A thread
-/// switched out voluntarily went to sleep waiting (for a socket, a lock, a channel); each
-/// such sleep is a wake-up later, a hand-off the run path pays for in latency.
-pub fn context_switches(pid: u32) -> (u64, u64) {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return (0, 0);
-    };
-    let mut total = (0, 0);
-    for task in tasks.flatten() {
-        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        total.0 += field("voluntary_ctxt_switches:");
-        total.1 += field("nonvoluntary_ctxt_switches:");
-    }
-    total
 }
