@@ -7,7 +7,6 @@ use crate::prompts::Api;
 use crate::runs::Runs;
 use crate::support::{Backend, TestApp};
 use reqwest::header::{ACCEPT, COOKIE};
-use serde_json::json;
 
 /// Sign up `email`: the session cookie and an API token.
 async fn sign_up(app: &TestApp, email: &str) -> (String, String) {
@@ -123,10 +122,7 @@ async fn a_run_page_is_live_only_while_the_run_is(app: &TestApp) {
     let prompt = runs
         .prompt("slow", "openai_compat", "ok:tokens=8,delay=1000")
         .await;
-    let (_, run) = runs
-        .start(json!({ "prompt_id": prompt, "variables": { "topic": "tides" } }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = runs.run(&prompt, "tides").await;
     let path = format!("/runs/{id}");
 
     let html = load(app, &cookie, &path).await;

@@ -217,10 +217,7 @@ async fn retry_after_is_honoured() {
     let pid = r
         .prompt("patient", "openai_compat", "429:times=1,retry_after=1")
         .await;
-    let (_, run) = r
-        .start(json!({ "prompt_id": pid, "variables": { "topic": "wait" } }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = r.run(&pid, "wait").await;
     // From the first event (id 0), so the early retry is replayed, not summarised.
     let events = super::until_final(r.events(&id, Some(0)).await).await;
     let retry = events

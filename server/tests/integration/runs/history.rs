@@ -5,23 +5,16 @@ use super::Runs;
 use crate::support::{error_of, TestApp};
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 async fn history_filters_and_search(app: &TestApp) {
     let r = Runs::new(app, "history@example.com").await;
     let a = r.prompt("first", "mock", "mock-1").await;
     let b = r.prompt("second", "openai_compat", "ok:tokens=3").await;
-    for t in ["one", "two"] {
-        let (_, run) = r
-            .start(json!({ "prompt_id": a, "variables": { "topic": t } }))
-            .await;
-        r.wait(run["id"].as_str().unwrap()).await;
+    for (prompt, topic) in [(&a, "one"), (&a, "two"), (&b, "three")] {
+        r.wait(&r.run(prompt, topic).await).await;
     }
-    let (_, run) = r
-        .start(json!({ "prompt_id": b, "variables": { "topic": "three" } }))
-        .await;
-    r.wait(run["id"].as_str().unwrap()).await;
     let api = &r.api;
     let list = |q: &str| {
         let path = format!("/api/v1/runs{q}");
@@ -145,10 +138,7 @@ async fn user_streams_carry_their_own_runs(app: &TestApp) {
     let mut ids = Vec::new();
     for (r, topic) in [(&ann, "otters"), (&bob, "herons")] {
         let prompt = r.prompt(topic, "openai_compat", "ok:tokens=3").await;
-        let (_, run) = r
-            .start(json!({ "prompt_id": prompt, "variables": { "topic": topic } }))
-            .await;
-        ids.push(run["id"].as_str().unwrap().to_owned());
+        ids.push(r.run(&prompt, topic).await);
     }
     let ann_seen = until_succeeded(&mut ann_stream, &ids[0]).await;
     let bob_seen = until_succeeded(&mut bob_stream, &ids[1]).await;

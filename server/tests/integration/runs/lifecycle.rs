@@ -119,10 +119,7 @@ async fn cancel_keeps_partial_output(app: &TestApp) {
     let pid = r
         .prompt("long", "openai_compat", "ok:tokens=200,delay=40")
         .await;
-    let (_, run) = r
-        .start(json!({ "prompt_id": pid, "variables": { "topic": "x" } }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = r.run(&pid, "x").await;
     let mut events = r.events(&id, None).await;
     // Wait for a few words.
     let mut deltas = 0;
@@ -245,10 +242,7 @@ async fn resume_with_last_event_id(app: &TestApp) {
     let pid = r
         .prompt("resumable", "openai_compat", "ok:tokens=30,delay=20")
         .await;
-    let (_, run) = r
-        .start(json!({ "prompt_id": pid, "variables": { "topic": "r" } }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = r.run(&pid, "r").await;
     let mut first = r.events(&id, None).await;
     let mut seen = Vec::new();
     while let Some(ev) = first.next().await {

@@ -120,6 +120,14 @@ impl<'a> Runs<'a> {
         (status, v["run"].clone())
     }
 
+    /// Start a run of `prompt` with `topic` for its one variable; returns the run's id.
+    pub(crate) async fn run(&self, prompt: &str, topic: &str) -> String {
+        let (_, run) = self
+            .start(json!({ "prompt_id": prompt, "variables": { "topic": topic } }))
+            .await;
+        run["id"].as_str().unwrap().to_owned()
+    }
+
     pub(crate) async fn get(&self, id: &str) -> Value {
         self.api
             .json(

@@ -6,7 +6,6 @@ use crate::support::Backend;
 use promptlab::store::runs;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
 
 /// Make a queued run look like another worker claimed it and then died.
 async fn orphan(app: &crate::support::TestApp, id: &str, attempts: i32, cancel: bool) {
@@ -31,10 +30,7 @@ async fn recovery_on(backend: Backend) {
     let pid = r.prompt("orphans", "openai_compat", "ok:tokens=4").await;
     let mut ids = Vec::new();
     for (topic, attempts, cancel) in [("again", 1, false), ("lost", 3, false), ("stop", 1, true)] {
-        let (_, run) = r
-            .start(json!({ "prompt_id": pid, "variables": { "topic": topic } }))
-            .await;
-        let id = run["id"].as_str().unwrap().to_owned();
+        let id = r.run(&pid, topic).await;
         orphan(&app, &id, attempts, cancel).await;
         ids.push(id);
     }
@@ -86,16 +82,7 @@ async fn shutdown_finishes_short_runs_and_requeues_long_ones() {
     let long = r
         .prompt("long", "openai_compat", "ok:tokens=100,delay=50")
         .await;
-    let (_, s) = r
-        .start(json!({ "prompt_id": short, "variables": { "topic": "s" } }))
-        .await;
-    let (_, l) = r
-        .start(json!({ "prompt_id": long, "variables": { "topic": "l" } }))
-        .await;
-    let (sid, lid) = (
-        s["id"].as_str().unwrap().to_owned(),
-        l["id"].as_str().unwrap().to_owned(),
-    );
+    let (sid, lid) = (r.run(&short, "s").await, r.run(&long, "l").await);
     // Both running.
     for _ in 0..100 {
         if r.get(&lid).await["status"] == "running" && r.get(&sid).await["status"] == "running" {

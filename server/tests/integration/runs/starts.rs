@@ -214,10 +214,7 @@ async fn one_provider_request_per_run(backend: Backend) {
     // Five more runs with different variables: one request each.
     let mut ids = Vec::new();
     for n in 0..5 {
-        let (_, run) = r
-            .start(json!({ "prompt_id": pid, "variables": { "topic": format!("more {n}") } }))
-            .await;
-        ids.push(run["id"].as_str().unwrap().to_owned());
+        ids.push(r.run(&pid, &format!("more {n}")).await);
     }
     for id in &ids {
         assert_eq!(r.wait(id).await["status"], "succeeded");

@@ -94,10 +94,7 @@ async fn limits_and_keys(app: &TestApp) {
     let slow = r
         .prompt("limits-slow", "openai_compat", "ok:tokens=20,delay=50")
         .await;
-    let (_, run) = r
-        .start(json!({ "prompt_id": slow, "variables": { "topic": "x" } }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = r.run(&slow, "x").await;
     let other = crate::runs::Runs::new(app, "limits-other@example.com").await;
     let form = "application/x-www-form-urlencoded";
     for (who, path, body) in [
