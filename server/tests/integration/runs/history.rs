@@ -3,7 +3,6 @@
 
 use super::Runs;
 use crate::support::{error_of, TestApp};
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
@@ -91,31 +90,14 @@ async fn history_filters_and_search(app: &TestApp) {
 }
 with_fake_provider!(history, history_filters_and_search);
 
-/// The caller's stream of run summaries (`GET /api/v1/runs/events`): (event, data).
-async fn user_stream(r: &Runs<'_>) -> impl Stream<Item = (String, Value)> + Unpin {
-    let res = r
-        .app
-        .client()
-        .get(r.app.url("/api/v1/runs/events"))
-        .bearer_auth(&r.api.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    Box::pin(res.bytes_stream().eventsource().filter_map(|e| async move {
-        let e = e.ok()?;
-        Some((e.event, serde_json::from_str(&e.data).ok()?))
-    }))
-}
-
 /// Summaries from `stream` until the run `id` is reported succeeded (at most 20 s).
 async fn until_succeeded(
-    stream: &mut (impl Stream<Item = (String, Value)> + Unpin),
+    stream: &mut (impl Stream<Item = (u64, String, Value)> + Unpin),
     id: &str,
 ) -> Vec<(String, Value)> {
     let mut seen = Vec::new();
     let collect = async {
-        while let Some((event, data)) = stream.next().await {
+        while let Some((_, event, data)) = stream.next().await {
             let done = data["id"] == id && data["status"] == "succeeded";
             seen.push((event, data));
             if done {
@@ -133,8 +115,8 @@ async fn until_succeeded(
 async fn user_streams_carry_their_own_runs(app: &TestApp) {
     let ann = Runs::new(app, "ann-stream@example.com").await;
     let bob = Runs::new(app, "bob-stream@example.com").await;
-    let mut ann_stream = user_stream(&ann).await;
-    let mut bob_stream = user_stream(&bob).await;
+    let mut ann_stream = ann.user_events().await;
+    let mut bob_stream = bob.user_events().await;
     let mut ids = Vec::new();
     for (r, topic) in [(&ann, "otters"), (&bob, "herons")] {
         let prompt = r.prompt(topic, "openai_compat", "ok:tokens=3").await;

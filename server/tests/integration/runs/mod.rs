@@ -160,10 +160,26 @@ impl<'a> Runs<'a> {
         id: &str,
         last: Option<u64>,
     ) -> impl futures_util::Stream<Item = (u64, String, Value)> + Unpin {
+        self.sse(&format!("/api/v1/runs/{id}/events"), last).await
+    }
+
+    /// Open the caller's stream of run summaries (`GET /api/v1/runs/events`).
+    pub(crate) async fn user_events(
+        &self,
+    ) -> impl futures_util::Stream<Item = (u64, String, Value)> + Unpin {
+        self.sse("/api/v1/runs/events", None).await
+    }
+
+    /// An event stream of the API: (id, event, data) of each event whose data is JSON.
+    async fn sse(
+        &self,
+        path: &str,
+        last: Option<u64>,
+    ) -> impl futures_util::Stream<Item = (u64, String, Value)> + Unpin {
         let mut req = self
             .app
             .client()
-            .get(self.app.url(&format!("/api/v1/runs/{id}/events")))
+            .get(self.app.url(path))
             .bearer_auth(&self.api.token);
         if let Some(l) = last {
             req = req.header("Last-Event-ID", l.to_string());
